@@ -1,0 +1,97 @@
+#pragma once
+// The gateway's configuration as plain values. Built once at start-up by load_config() (config
+// loader), then shared read-only: safe to read from any thread once loaded.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chatdesk/config/time.hpp"
+
+namespace chatdesk::config {
+
+struct ListenConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;
+};
+
+struct RedisConfig {
+  std::string url = "redis://127.0.0.1:6379";   // redis://[:password@]host[:port][/db]
+  std::string violations_stream = "chatdesk:violations";
+  std::uint64_t maxlen = 1'000'000;              // XADD MAXLEN ~
+  std::size_t spool_size = 100'000;              // violations kept in memory while Redis is away
+  bool enabled = true;                           // false: violations are only counted/logged
+};
+
+enum class AuthMode { open, token };
+
+struct AuthConfig {
+  AuthMode mode = AuthMode::open;
+};
+
+// Per-connection protection. The hardening issue adds more; these are what the gateway enforces now.
+struct LimitsConfig {
+  std::size_t max_message_bytes = 64 * 1024;  // a larger WebSocket message is refused (close 1009)
+  std::size_t max_text_chars = 5000;          // code points in one chat message
+  std::size_t send_queue_limit = 1024;        // frames queued for one slow client before it is closed
+  std::size_t history_limit = 500;            // messages kept per conversation for a new owner
+};
+
+struct SlaConfig {
+  Duration greeting_target{15'000};
+  Duration greeting_limit{30'000};
+  Duration escalate_every{30'000};
+  Duration reply_wait_limit{20'000};
+  double typing_min_cpm = 50;
+  std::size_t typing_min_chars = 10;
+  std::size_t typing_window = 20;
+};
+
+struct LanguageConfig {
+  std::vector<std::string> avoid{"我不能", "我不会", "我不愿意", "我不可以", "但是"};
+  std::vector<std::string> greetings{"您好", "你好", "欢迎"};
+  std::vector<std::string> farewells{"再见", "祝您愉快"};
+};
+
+// A local time of day, minutes after midnight in the shop's time zone.
+struct LocalTime {
+  int minutes = 0;  // 0..1439
+  friend bool operator==(const LocalTime&, const LocalTime&) = default;
+};
+
+// One working shift. end < start means the shift crosses midnight (night 17:30–01:00).
+struct Shift {
+  std::string name;
+  LocalTime start;
+  LocalTime end;
+};
+
+struct ShopConfig {
+  std::string id;
+  std::string name;
+  std::string timezone = "UTC";   // IANA name, checked against tzdata at load
+  std::size_t max_concurrent = 5;
+  Duration resume_grace{30'000};
+  SlaConfig sla;
+  LanguageConfig language;
+  std::vector<Shift> shifts;      // empty: open around the clock
+};
+
+struct Config {
+  ListenConfig listen;
+  std::string web_root;           // empty: the gateway/web folder found next to the binary/source
+  RedisConfig redis;
+  AuthConfig auth;
+  LimitsConfig limits;
+  std::vector<ShopConfig> shops;
+
+  const ShopConfig* find_shop(std::string_view id) const {
+    for (const auto& s : shops)
+      if (s.id == id) return &s;
+    return nullptr;
+  }
+};
+
+}  // namespace chatdesk::config

@@ -1,0 +1,67 @@
+#pragma once
+// The pure SLA engine: turns timestamped desk events into observations and violations of the shops'
+// service rules (docs/sla.md). No sockets, threads, Redis or Prometheus: the gateway feeds it from
+// its event loop and wakes it at next_deadline() with one timer; tests feed it with a ManualClock.
+// Not thread-safe: one owner thread calls every method.
+
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "chatdesk/config/config.hpp"
+#include "chatdesk/config/time.hpp"
+#include "chatdesk/monitor/sla_sink.hpp"
+
+namespace chatdesk::monitor {
+
+enum class AgentState { available, away, offline };
+
+class SlaEngine {
+ public:
+  // `config` must outlive the engine. Unknown shops in events are ignored.
+  SlaEngine(const config::Config& config, SlaSink& sink);
+  ~SlaEngine();
+  SlaEngine(const SlaEngine&) = delete;
+  SlaEngine& operator=(const SlaEngine&) = delete;
+
+  // --- desk events, in time order; `t` is when it happened ---------------------------------
+  // A conversation opened in `shop` (customer connected). Clocks start at its first message.
+  void customer_arrived(std::string_view conversation, std::string_view shop, TimePoint t);
+  void customer_message(std::string_view conversation, std::string_view text, TimePoint t);
+  // The customer is gone for good (closed, or did not come back within resume_grace).
+  void customer_left(std::string_view conversation, TimePoint t);
+  void agent_message(std::string_view conversation, std::string_view agent, std::string_view text,
+                     TimePoint t);
+  void agent_typing(std::string_view conversation, std::string_view agent, bool start, TimePoint t);
+  // `open_conversations`: how many it still owned at that moment. Going away or offline with any
+  // (not handed over first) is a handover breach; the desk then requeues them (transferred()).
+  void agent_status(std::string_view shop, std::string_view agent, AgentState state,
+                    std::size_t open_conversations, TimePoint t);
+  void assigned(std::string_view conversation, std::string_view agent, TimePoint t);
+  // Back to the shop queue (transfer to null, agent away/offline) or to another agent.
+  void transferred(std::string_view conversation, std::string_view from_agent,
+                   std::optional<std::string_view> to_agent, TimePoint t);
+  // All of `from_agent`'s open conversations went to `to_agent` with a note.
+  void handed_over(std::string_view shop, std::string_view from_agent, std::string_view to_agent,
+                   TimePoint t);
+  // Closed by the owning agent (`by_agent`) or by the customer (then `agent` is the owner or empty).
+  void closed(std::string_view conversation, std::string_view agent, bool by_agent, TimePoint t);
+
+  // --- time ----------------------------------------------------------------------------------
+  // The earliest moment at which advance() has something to fire (or a shift opens/closes).
+  std::optional<TimePoint> next_deadline() const;
+  // Fires every deadline <= now, in time order.
+  void advance(TimePoint now);
+
+  // --- live state for gauges and the lead page ----------------------------------------------
+  // Conversations of `shop` whose latest customer message is unanswered.
+  std::size_t customers_waiting(std::string_view shop) const;
+  // Whether `shop`'s desk is inside a shift at `t`.
+  bool is_open(std::string_view shop, TimePoint t) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chatdesk::monitor

@@ -1,0 +1,36 @@
+#pragma once
+// What the SLA engine reports: violations (rule broken) and observations (measurements that feed
+// histograms). Plain values, safe to copy between threads.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "chatdesk/config/time.hpp"
+
+namespace chatdesk::monitor {
+
+enum class Rule { greeting, reply_wait, typing_rate, missed, language, courtesy, handover };
+enum class Severity { warning, breach };
+
+std::string_view to_string(Rule r);
+std::string_view to_string(Severity s);
+
+struct Violation {
+  std::string id;            // unique across the stream, stable, so consumers can de-duplicate
+  Rule rule = Rule::greeting;
+  Severity severity = Severity::warning;
+  int level = 1;             // escalation level; 1 unless a rule escalates (greeting)
+  std::string shop;
+  std::string agent;         // owning agent at the time, empty when the conversation is queued
+  std::string conversation;  // empty for agent-level rules (typing_rate, handover)
+  Duration elapsed{0};       // how long the clock had run (typing_rate: measured cpm as ms is 0)
+  Duration target{0};        // the limit that was crossed
+  TimePoint ts{};            // when the violation happened
+  std::string detail;        // language: the phrase found; typing_rate: the average cpm; else empty
+};
+
+enum class Outcome { served, missed, transferred, handed_over, requeued };
+std::string_view to_string(Outcome o);
+
+}  // namespace chatdesk::monitor
