@@ -74,7 +74,8 @@ struct ParseLimits {
 template <class Command>
 using ParseResult = std::variant<Command, ProtocolError>;
 
-ParseResult<CustomerCommand> parse_customer_frame(std::string_view frame, const ParseLimits& limits);
+ParseResult<CustomerCommand> parse_customer_frame(std::string_view frame,
+                                                  const ParseLimits& limits);
 ParseResult<AgentCommand> parse_agent_frame(std::string_view frame, const ParseLimits& limits);
 
 // Identifiers clients may choose (agent ids, client_msg_id): 1–64 of [A-Za-z0-9_.:-].

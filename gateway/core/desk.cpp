@@ -1,0 +1,690 @@
+#include "chatdesk/gateway/desk.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "chatdesk/gateway/protocol.hpp"
+
+namespace chatdesk::gateway {
+namespace {
+
+// Roster ("desk") frames are coalesced to at most one per shop per this interval, so a burst of
+// arrivals does not send every agent a frame per customer.
+constexpr Duration kRosterInterval{1000};
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <class V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return std::string(buf, 16);
+}
+
+std::string_view presence_name(AgentPresence p) {
+  return p == AgentPresence::available ? "available" : "away";
+}
+
+}  // namespace
+
+struct Desk::Impl {
+  struct Shop;
+
+  struct Conversation {
+    std::string id;
+    Shop* shop = nullptr;
+    std::string customer;
+    std::string resume;
+    SessionId customer_session = 0;  // 0 while the customer is disconnected
+    std::optional<TimePoint> left_at;
+    std::string owner;  // empty while queued
+    std::deque<ChatMessage> history;
+    std::uint64_t seq = 0;
+    std::string note;
+    std::optional<TimePoint> waiting_since;  // earliest unanswered customer message
+    bool greeted = false;
+  };
+
+  struct Agent {
+    std::string id;
+    SessionId session = 0;
+    AgentPresence state = AgentPresence::away;
+    std::vector<std::string> open;  // conversation ids, in assignment order
+    TimePoint idle_since{};         // last assignment or becoming available
+  };
+
+  struct Shop {
+    const config::ShopConfig* config = nullptr;
+    std::deque<std::string> queue;  // conversation ids, FIFO
+    std::map<std::string, Agent, std::less<>> agents;
+    std::size_t conversations = 0;
+    std::uint64_t customer_messages = 0;
+    std::uint64_t agent_messages = 0;
+    TimePoint last_roster{};
+    bool roster_dirty = false;
+  };
+
+  enum class Kind { customer, agent };
+  struct Session {
+    Kind kind;
+    Shop* shop;
+    std::string id;  // conversation id for a customer, agent id for an agent
+  };
+
+  const config::Config& config;
+  const Clock& clock;
+  DeskOutput& out;
+  monitor::SlaEngine& engine;
+  RandomSource random;
+  ParseLimits limits;
+
+  StringMap<Shop> shops;
+  StringMap<Conversation> conversations;
+  StringMap<std::string> conversation_of_customer;  // "<shop>/<customer>" → conversation id
+  std::unordered_map<SessionId, Session> sessions;
+  std::set<std::pair<TimePoint, std::string>> grace_ends;  // customers who may still come back
+
+  Impl(const config::Config& c, const Clock& clk, DeskOutput& o, monitor::SlaEngine& e,
+       RandomSource r)
+      : config(c), clock(clk), out(o), engine(e), random(std::move(r)) {
+    limits.max_text_chars = config.limits.max_text_chars;
+    for (const auto& s : config.shops) shops[s.id].config = &s;
+  }
+
+  static std::string customer_key(const Shop& shop, std::string_view customer) {
+    std::string key = shop.config->id;
+    key += '/';
+    key += customer;
+    return key;
+  }
+
+  Shop* find_shop(std::string_view id) {
+    auto it = shops.find(id);
+    return it == shops.end() ? nullptr : &it->second;
+  }
+
+  Conversation* find_conversation(std::string_view id) {
+    auto it = conversations.find(id);
+    return it == conversations.end() ? nullptr : &it->second;
+  }
+
+  Agent* find_agent(Shop& shop, std::string_view id) {
+    auto it = shop.agents.find(id);
+    return it == shop.agents.end() ? nullptr : &it->second;
+  }
+
+  void send_to_agent(Shop& shop, std::string_view agent, const Frame& f) {
+    if (auto* a = find_agent(shop, agent); a && a->session) out.send(a->session, f);
+  }
+
+  void send_to_customer(const Conversation& c, const Frame& f) {
+    if (c.customer_session) out.send(c.customer_session, f);
+  }
+
+  void mark_roster(Shop& shop) { shop.roster_dirty = true; }
+
+  // Sends the roster of every shop whose update is due; called after each event.
+  void flush_rosters(TimePoint now) {
+    for (auto& [id, shop] : shops) flush_roster(shop, now);
+  }
+
+  void flush_roster(Shop& shop, TimePoint now) {
+    if (!shop.roster_dirty || now < shop.last_roster + kRosterInterval) return;
+    std::vector<AgentSummary> list;
+    list.reserve(shop.agents.size());
+    for (const auto& [id, a] : shop.agents)
+      list.push_back({id, presence_name(a.state), a.open.size()});
+    auto frame = frames::desk(shop.queue.size(), list);
+    for (const auto& [id, a] : shop.agents) out.send(a.session, frame);
+    shop.roster_dirty = false;
+    shop.last_roster = now;
+  }
+
+  std::span<const ChatMessage> history_span(Conversation& c) {
+    // A deque is not contiguous; history frames are rare (assignment, resume), so copy then.
+    scratch_history.assign(c.history.begin(), c.history.end());
+    return scratch_history;
+  }
+  std::vector<ChatMessage> scratch_history;
+
+  // --- routing --------------------------------------------------------------------------
+
+  // The available agent with the fewest open conversations below capacity; ties go to the one
+  // idle longest, then to the smaller id so the choice is deterministic.
+  Agent* pick_agent(Shop& shop, std::string_view avoid) {
+    Agent* best = nullptr;
+    for (auto& [id, a] : shop.agents) {
+      if (a.state != AgentPresence::available || a.open.size() >= shop.config->max_concurrent)
+        continue;
+      if (!avoid.empty() && id == avoid) continue;
+      if (!best || a.open.size() < best->open.size() ||
+          (a.open.size() == best->open.size() && a.idle_since < best->idle_since))
+        best = &a;
+    }
+    return best;
+  }
+
+  void dispatch(Shop& shop, TimePoint now, std::string_view avoid = {}) {
+    while (!shop.queue.empty()) {
+      Agent* agent = pick_agent(shop, avoid);
+      if (!agent) break;
+      std::string id = std::move(shop.queue.front());
+      shop.queue.pop_front();
+      mark_roster(shop);
+      if (auto* c = find_conversation(id)) assign(*c, *agent, now);
+    }
+  }
+
+  void assign(Conversation& c, Agent& agent, TimePoint now) {
+    c.owner = agent.id;
+    agent.open.push_back(c.id);
+    agent.idle_since = now;
+    mark_roster(*c.shop);
+    engine.assigned(c.id, agent.id, now);
+    AssignedFrame f;
+    f.conversation = c.id;
+    f.customer = c.customer;
+    f.note = c.note;
+    f.history = history_span(c);
+    f.ts = now;
+    f.waiting_since = c.waiting_since;
+    f.greeted = c.greeted;
+    f.customer_online = c.customer_session != 0;
+    out.send(agent.session, frames::assigned_to_agent(f));
+    send_to_customer(c, frames::assigned_to_customer(c.id, agent.id));
+  }
+
+  // Takes `c` from its owner (who is told why) without assigning it anywhere yet.
+  void release(Conversation& c, std::string_view reason) {
+    if (c.owner.empty()) return;
+    if (auto* a = find_agent(*c.shop, c.owner)) {
+      std::erase(a->open, c.id);
+      if (!reason.empty()) out.send(a->session, frames::unassigned(c.id, reason));
+    }
+    c.owner.clear();
+    mark_roster(*c.shop);
+  }
+
+  // Back to the front of the queue: the customer has waited already and keeps its place.
+  void requeue_front(Conversation& c) {
+    c.shop->queue.push_front(c.id);
+    mark_roster(*c.shop);
+  }
+
+  void end_conversation(Conversation& c, Party by, TimePoint now) {
+    Shop& shop = *c.shop;
+    if (by == Party::customer)
+      engine.customer_left(c.id, now);
+    else
+      engine.closed(c.id, c.owner, true, now);
+    auto frame = frames::closed(c.id, by);
+    if (!c.owner.empty()) {
+      send_to_agent(shop, c.owner, frame);
+      release(c, {});
+    } else {
+      std::erase(shop.queue, c.id);
+      mark_roster(shop);
+    }
+    send_to_customer(c, frame);
+    if (c.left_at) grace_ends.erase({*c.left_at + shop.config->resume_grace, c.id});
+    conversation_of_customer.erase(customer_key(shop, c.customer));
+    --shop.conversations;
+    std::string id = c.id;
+    conversations.erase(id);
+    dispatch(shop, now);
+  }
+
+  // Gives every open conversation of `agent` back to the queue front, oldest first in line.
+  void requeue_all(Agent& agent, TimePoint now, std::string_view reason) {
+    auto open = agent.open;
+    for (auto it = open.rbegin(); it != open.rend(); ++it) {
+      auto* c = find_conversation(*it);
+      if (!c) continue;
+      release(*c, reason);
+      engine.transferred(c->id, agent.id, std::nullopt, now);
+      requeue_front(*c);
+    }
+  }
+
+  // --- customers ------------------------------------------------------------------------
+
+  void customer_connected(SessionId session, std::string_view shop_id, std::string_view customer,
+                          std::string_view resume) {
+    Shop* shop = find_shop(shop_id);
+    if (!shop) return;
+    TimePoint now = clock.now();
+    if (!customer.empty() && !resume.empty()) {
+      auto it = conversation_of_customer.find(customer_key(*shop, customer));
+      if (it != conversation_of_customer.end()) {
+        Conversation* c = find_conversation(it->second);
+        if (c && c->resume == resume) return resume_conversation(session, *c, now);
+      }
+    }
+    open_conversation(session, *shop, customer, now);
+  }
+
+  void open_conversation(SessionId session, Shop& shop, std::string_view wanted_customer,
+                         TimePoint now) {
+    Conversation c;
+    c.id = "c-" + hex64(random());
+    c.shop = &shop;
+    // A customer id already in use needs its resume secret; without it, the customer gets a new id
+    // so that nobody can join another customer's conversation by guessing an id.
+    std::string key = customer_key(shop, wanted_customer);
+    if (!wanted_customer.empty() && is_valid_client_id(wanted_customer) &&
+        !conversation_of_customer.contains(key))
+      c.customer = std::string(wanted_customer);
+    else
+      c.customer = "u-" + hex64(random());
+    c.resume = hex64(random()) + hex64(random());
+    c.customer_session = session;
+    std::string id = c.id;
+    conversation_of_customer[customer_key(shop, c.customer)] = id;
+    auto& stored = conversations.emplace(id, std::move(c)).first->second;
+    sessions[session] = Session{Kind::customer, &shop, id};
+    ++shop.conversations;
+    engine.customer_arrived(id, shop.config->id, now);
+
+    bool open = engine.is_open(shop.config->id, now);
+    CustomerWelcome w;
+    w.conversation = stored.id;
+    w.customer = stored.customer;
+    w.resume = stored.resume;
+    w.shop = shop.config->id;
+    w.shop_name = shop.config->name;
+    w.desk_open = open;
+    out.send(session, frames::customer_welcome(w));
+    if (!open) out.send(session, frames::notice_offline(std::nullopt));
+    shop.queue.push_back(id);
+    mark_roster(shop);
+    dispatch(shop, now);
+  }
+
+  void resume_conversation(SessionId session, Conversation& c, TimePoint now) {
+    Shop& shop = *c.shop;
+    if (c.customer_session) {
+      // The same customer in a second tab: the newest connection wins.
+      sessions.erase(c.customer_session);
+      out.send(c.customer_session,
+               frames::error(ErrorCode::replaced, "this chat continued in another window"));
+      out.close(c.customer_session, CloseReason::replaced);
+    }
+    if (c.left_at) grace_ends.erase({*c.left_at + shop.config->resume_grace, c.id});
+    c.left_at.reset();
+    c.customer_session = session;
+    sessions[session] = Session{Kind::customer, &shop, c.id};
+    bool open = engine.is_open(shop.config->id, now);
+    CustomerWelcome w;
+    w.conversation = c.id;
+    w.customer = c.customer;
+    w.resume = c.resume;
+    w.shop = shop.config->id;
+    w.shop_name = shop.config->name;
+    w.agent = c.owner;
+    w.assigned = !c.owner.empty();
+    w.desk_open = open;
+    w.history = history_span(c);
+    out.send(session, frames::customer_welcome(w));
+    if (!open) out.send(session, frames::notice_offline(std::nullopt));
+    if (!c.owner.empty()) send_to_agent(shop, c.owner, frames::presence(c.id, true));
+  }
+
+  Conversation* customer_conversation(SessionId session,
+                                      const std::string* client_msg_id = nullptr) {
+    auto it = sessions.find(session);
+    if (it == sessions.end() || it->second.kind != Kind::customer) return nullptr;
+    Conversation* c = find_conversation(it->second.id);
+    if (!c)
+      out.send(session, frames::error(ErrorCode::conversation_closed, "this conversation has ended",
+                                      client_msg_id ? *client_msg_id : std::string_view{}));
+    return c;
+  }
+
+  void customer_frame(SessionId session, std::string_view frame) {
+    if (!sessions.contains(session)) return;
+    auto parsed = parse_customer_frame(frame, limits);
+    if (auto* err = std::get_if<ProtocolError>(&parsed))
+      return out.send(session, frames::error(*err));
+    auto& command = std::get<CustomerCommand>(parsed);
+    TimePoint now = clock.now();
+    if (auto* m = std::get_if<CustomerMessage>(&command)) {
+      Conversation* c = customer_conversation(session, &m->client_msg_id);
+      if (!c) return;
+      ChatMessage& msg = append(*c, Party::customer, c->owner, std::move(m->text), now);
+      if (!c->waiting_since) c->waiting_since = now;
+      ++c->shop->customer_messages;
+      engine.customer_message(c->id, msg.text, now);
+      out.send(session, frames::ack(m->client_msg_id, msg.id, now));
+      if (!c->owner.empty()) send_to_agent(*c->shop, c->owner, frames::message(c->id, msg));
+    } else if (std::holds_alternative<CustomerTyping>(command)) {
+      Conversation* c = customer_conversation(session);
+      if (c && !c->owner.empty())
+        send_to_agent(*c->shop, c->owner, frames::typing(c->id, Party::customer, std::nullopt));
+    } else {
+      Conversation* c = customer_conversation(session);
+      if (c) end_conversation(*c, Party::customer, now);
+    }
+  }
+
+  ChatMessage& append(Conversation& c, Party from, std::string_view agent, std::string text,
+                      TimePoint now) {
+    ChatMessage m;
+    m.id = c.id + ":" + std::to_string(++c.seq);
+    m.from = from;
+    m.agent = std::string(agent);
+    m.text = std::move(text);
+    m.ts = now;
+    c.history.push_back(std::move(m));
+    if (c.history.size() > config.limits.history_limit) c.history.pop_front();
+    return c.history.back();
+  }
+
+  void customer_disconnected(SessionId session) {
+    auto it = sessions.find(session);
+    if (it == sessions.end()) return;
+    std::string id = std::move(it->second.id);
+    sessions.erase(it);
+    Conversation* c = find_conversation(id);
+    if (!c || c->customer_session != session) return;
+    TimePoint now = clock.now();
+    c->customer_session = 0;
+    c->left_at = now;
+    grace_ends.emplace(now + c->shop->config->resume_grace, c->id);
+    if (!c->owner.empty()) send_to_agent(*c->shop, c->owner, frames::presence(c->id, false));
+  }
+
+  // --- agents ---------------------------------------------------------------------------
+
+  void agent_connected(SessionId session, std::string_view shop_id, std::string_view agent_id) {
+    Shop* shop = find_shop(shop_id);
+    if (!shop) return;
+    TimePoint now = clock.now();
+    auto [it, fresh] = shop->agents.try_emplace(std::string(agent_id));
+    Agent& agent = it->second;
+    if (fresh) {
+      agent.id = std::string(agent_id);
+      agent.idle_since = now;
+    } else if (agent.session) {
+      sessions.erase(agent.session);
+      out.send(agent.session,
+               frames::error(ErrorCode::replaced, "this agent connected again elsewhere"));
+      out.close(agent.session, CloseReason::replaced);
+    }
+    agent.session = session;
+    sessions[session] = Session{Kind::agent, shop, agent.id};
+    out.send(session, frames::agent_welcome(agent.id, *shop->config));
+    if (!fresh) {
+      // The new console takes over where the old one was.
+      out.send(session, frames::status(presence_name(agent.state)));
+      for (const auto& id : agent.open) {
+        auto* c = find_conversation(id);
+        if (!c) continue;
+        AssignedFrame f;
+        f.conversation = c->id;
+        f.customer = c->customer;
+        f.note = c->note;
+        f.history = history_span(*c);
+        f.ts = now;
+        f.waiting_since = c->waiting_since;
+        f.greeted = c->greeted;
+        f.customer_online = c->customer_session != 0;
+        out.send(session, frames::assigned_to_agent(f));
+      }
+    }
+    // A newcomer sees the roster at once; the others within the roster interval.
+    std::vector<AgentSummary> list;
+    for (const auto& [id, a] : shop->agents)
+      list.push_back({id, presence_name(a.state), a.open.size()});
+    out.send(session, frames::desk(shop->queue.size(), list));
+    mark_roster(*shop);
+  }
+
+  void agent_disconnected(SessionId session) {
+    auto it = sessions.find(session);
+    if (it == sessions.end()) return;
+    Shop& shop = *it->second.shop;
+    std::string id = std::move(it->second.id);
+    sessions.erase(it);
+    Agent* agent = find_agent(shop, id);
+    if (!agent || agent->session != session) return;
+    TimePoint now = clock.now();
+    engine.agent_status(shop.config->id, agent->id, monitor::AgentState::offline,
+                        agent->open.size(), now);
+    agent->session = 0;  // nothing more can be sent to it
+    requeue_all(*agent, now, {});
+    shop.agents.erase(id);
+    mark_roster(shop);
+    dispatch(shop, now);
+  }
+
+  struct AgentContext {
+    SessionId session;
+    Shop& shop;
+    Agent& agent;
+    TimePoint now;
+  };
+
+  // The conversation if `ctx.agent` owns it; otherwise tells the agent so and returns null.
+  Conversation* owned(AgentContext& ctx, std::string_view id, std::string_view client_msg_id = {}) {
+    Conversation* c = find_conversation(id);
+    if (c && c->shop == &ctx.shop && c->owner == ctx.agent.id) return c;
+    out.send(ctx.session,
+             frames::error(ErrorCode::not_owner, "conversation is not yours", client_msg_id));
+    return nullptr;
+  }
+
+  // The agent a transfer or handover may go to, or null after telling the sender why not.
+  Agent* transfer_target(AgentContext& ctx, const std::string& to) {
+    Agent* target = find_agent(ctx.shop, to);
+    if (target && target != &ctx.agent && target->session &&
+        target->state == AgentPresence::available)
+      return target;
+    out.send(ctx.session, frames::error(ErrorCode::target_unavailable,
+                                        "the target must be another available agent of this shop"));
+    return nullptr;
+  }
+
+  void agent_frame(SessionId session, std::string_view frame) {
+    auto it = sessions.find(session);
+    if (it == sessions.end() || it->second.kind != Kind::agent) return;
+    Shop& shop = *it->second.shop;
+    Agent* agent = find_agent(shop, it->second.id);
+    if (!agent) return;
+    auto parsed = parse_agent_frame(frame, limits);
+    if (auto* err = std::get_if<ProtocolError>(&parsed))
+      return out.send(session, frames::error(*err));
+    AgentContext ctx{session, shop, *agent, clock.now()};
+    std::visit([&](auto& command) { handle(ctx, command); }, std::get<AgentCommand>(parsed));
+  }
+
+  void handle(AgentContext& ctx, AgentStatusCommand& s) {
+    auto& a = ctx.agent;
+    if (s.state == AgentPresence::available) {
+      if (a.state != AgentPresence::available) {
+        a.state = AgentPresence::available;
+        a.idle_since = ctx.now;
+        engine.agent_status(ctx.shop.config->id, a.id, monitor::AgentState::available,
+                            a.open.size(), ctx.now);
+      }
+      out.send(ctx.session, frames::status("available"));
+    } else {
+      if (a.state != AgentPresence::away) {
+        engine.agent_status(ctx.shop.config->id, a.id, monitor::AgentState::away, a.open.size(),
+                            ctx.now);
+        a.state = AgentPresence::away;
+        requeue_all(a, ctx.now, "requeued");
+      }
+      out.send(ctx.session, frames::status("away"));
+    }
+    mark_roster(ctx.shop);
+    dispatch(ctx.shop, ctx.now);
+  }
+
+  void handle(AgentContext& ctx, AgentMessage& m) {
+    Conversation* c = owned(ctx, m.conversation, m.client_msg_id);
+    if (!c) return;
+    ChatMessage& msg = append(*c, Party::agent, ctx.agent.id, std::move(m.text), ctx.now);
+    c->greeted = true;
+    c->waiting_since.reset();
+    ++ctx.shop.agent_messages;
+    engine.agent_message(c->id, ctx.agent.id, msg.text, ctx.now);
+    out.send(ctx.session, frames::ack(m.client_msg_id, msg.id, ctx.now));
+    send_to_customer(*c, frames::message(c->id, msg));
+  }
+
+  void handle(AgentContext& ctx, AgentTyping& t) {
+    Conversation* c = owned(ctx, t.conversation);
+    if (!c) return;
+    engine.agent_typing(c->id, ctx.agent.id, t.start, ctx.now);
+    send_to_customer(*c, frames::typing(c->id, Party::agent, t.start));
+  }
+
+  void handle(AgentContext& ctx, AgentTransfer& t) {
+    Conversation* c = owned(ctx, t.conversation);
+    if (!c) return;
+    Agent* target = nullptr;
+    if (t.to && !(target = transfer_target(ctx, *t.to))) return;
+    c->note = std::move(t.note);
+    release(*c, "transferred");
+    if (target) {
+      engine.transferred(c->id, ctx.agent.id, std::optional<std::string_view>(target->id), ctx.now);
+      assign(*c, *target, ctx.now);
+      dispatch(ctx.shop, ctx.now);
+    } else {
+      engine.transferred(c->id, ctx.agent.id, std::nullopt, ctx.now);
+      requeue_front(*c);
+      // Someone else first; the sender gets it back only on a later pull.
+      dispatch(ctx.shop, ctx.now, ctx.agent.id);
+    }
+  }
+
+  void handle(AgentContext& ctx, AgentClose& close) {
+    Conversation* c = owned(ctx, close.conversation);
+    if (!c) return;
+    end_conversation(*c, Party::agent, ctx.now);
+  }
+
+  void handle(AgentContext& ctx, AgentHandover& h) {
+    Agent* target = nullptr;
+    if (h.to && !(target = transfer_target(ctx, *h.to))) return;
+    for (const auto& id : ctx.agent.open)
+      if (Conversation* c = find_conversation(id)) c->note = h.note;
+    if (!target) {
+      requeue_all(ctx.agent, ctx.now, "handover");
+      return dispatch(ctx.shop, ctx.now, ctx.agent.id);
+    }
+    engine.handed_over(ctx.shop.config->id, ctx.agent.id, target->id, ctx.now);
+    auto open = ctx.agent.open;
+    for (const auto& id : open) {
+      if (Conversation* c = find_conversation(id)) {
+        release(*c, "handover");
+        assign(*c, *target, ctx.now);
+      }
+    }
+  }
+
+  // --- time -----------------------------------------------------------------------------
+
+  std::optional<TimePoint> next_deadline() const {
+    std::optional<TimePoint> next = engine.next_deadline();
+    auto consider = [&](TimePoint t) {
+      if (!next || t < *next) next = t;
+    };
+    if (!grace_ends.empty()) consider(grace_ends.begin()->first);
+    for (const auto& [id, shop] : shops)
+      if (shop.roster_dirty) consider(shop.last_roster + kRosterInterval);
+    return next;
+  }
+
+  void advance(TimePoint now) {
+    engine.advance(now);
+    while (!grace_ends.empty() && grace_ends.begin()->first <= now) {
+      std::string id = grace_ends.begin()->second;
+      grace_ends.erase(grace_ends.begin());
+      if (Conversation* c = find_conversation(id)) {
+        c->left_at.reset();  // its grace entry is gone already
+        end_conversation(*c, Party::customer, now);
+      }
+    }
+    flush_rosters(now);
+  }
+
+  void notify_violation(const monitor::Violation& v) {
+    Shop* shop = find_shop(v.shop);
+    if (!shop || v.agent.empty()) return;
+    send_to_agent(*shop, v.agent, frames::sla(v));
+  }
+
+  std::vector<ShopStats> stats() const {
+    std::vector<ShopStats> result;
+    result.reserve(shops.size());
+    for (const auto& [id, shop] : shops) {
+      ShopStats s;
+      s.shop = shop.config->id;
+      s.queue_length = shop.queue.size();
+      s.conversations_active = shop.conversations;
+      for (const auto& [aid, a] : shop.agents)
+        (a.state == AgentPresence::available ? s.agents_available : s.agents_away)++;
+      s.messages_from_customers = shop.customer_messages;
+      s.messages_from_agents = shop.agent_messages;
+      result.push_back(s);
+    }
+    return result;
+  }
+};
+
+Desk::Desk(const config::Config& config, const Clock& clock, DeskOutput& output,
+           monitor::SlaEngine& engine, RandomSource random)
+    : impl_(std::make_unique<Impl>(config, clock, output, engine, std::move(random))) {}
+Desk::~Desk() = default;
+
+bool Desk::has_shop(std::string_view shop) const {
+  return impl_->shops.contains(shop);
+}
+void Desk::customer_connected(SessionId s, std::string_view shop, std::string_view customer,
+                              std::string_view resume) {
+  impl_->customer_connected(s, shop, customer, resume);
+  impl_->flush_rosters(impl_->clock.now());
+}
+void Desk::customer_frame(SessionId s, std::string_view frame) {
+  impl_->customer_frame(s, frame);
+  impl_->flush_rosters(impl_->clock.now());
+}
+void Desk::customer_disconnected(SessionId s) {
+  impl_->customer_disconnected(s);
+  impl_->flush_rosters(impl_->clock.now());
+}
+void Desk::agent_connected(SessionId s, std::string_view shop, std::string_view agent) {
+  impl_->agent_connected(s, shop, agent);
+  impl_->flush_rosters(impl_->clock.now());
+}
+void Desk::agent_frame(SessionId s, std::string_view frame) {
+  impl_->agent_frame(s, frame);
+  impl_->flush_rosters(impl_->clock.now());
+}
+void Desk::agent_disconnected(SessionId s) {
+  impl_->agent_disconnected(s);
+  impl_->flush_rosters(impl_->clock.now());
+}
+void Desk::notify_violation(const monitor::Violation& v) {
+  impl_->notify_violation(v);
+}
+std::optional<TimePoint> Desk::next_deadline() const {
+  return impl_->next_deadline();
+}
+void Desk::advance(TimePoint now) {
+  impl_->advance(now);
+}
+std::vector<ShopStats> Desk::stats() const {
+  return impl_->stats();
+}
+
+}  // namespace chatdesk::gateway

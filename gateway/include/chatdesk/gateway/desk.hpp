@@ -1,0 +1,79 @@
+#pragma once
+// The desk: routing of customers to agents (docs/protocol.md, "The desk" in docs/design.md).
+// It owns every conversation, the per-shop FIFO queues and the agents' states, talks to
+// connections only through DeskOutput, and reports every desk event to the SLA engine. Pure: no
+// sockets or threads, so it is unit-tested with a ManualClock and a recording output.
+// Not thread-safe: the gateway calls it from its one event-loop thread.
+//
+// State is keyed by conversation id, so a later multi-node gateway can move ownership of a
+// conversation to a shared store (Redis) without changing the wire protocol.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chatdesk/config/config.hpp"
+#include "chatdesk/config/time.hpp"
+#include "chatdesk/gateway/desk_output.hpp"
+#include "chatdesk/monitor/sla_engine.hpp"
+
+namespace chatdesk::gateway {
+
+// 64 random bits per call; ids and resume secrets are made from it. The server passes a
+// std::random_device; tests pass a seeded sequence.
+using RandomSource = std::function<std::uint64_t()>;
+
+// Per-shop figures for gauges and counters, read when /metrics is scraped.
+struct ShopStats {
+  std::string_view shop;
+  std::size_t queue_length = 0;
+  std::size_t conversations_active = 0;  // open: queued or assigned
+  std::size_t agents_available = 0;
+  std::size_t agents_away = 0;
+  std::uint64_t messages_from_customers = 0;  // since start
+  std::uint64_t messages_from_agents = 0;
+};
+
+class Desk {
+ public:
+  Desk(const config::Config& config, const Clock& clock, DeskOutput& output,
+       monitor::SlaEngine& engine, RandomSource random);
+  ~Desk();
+  Desk(const Desk&) = delete;
+  Desk& operator=(const Desk&) = delete;
+
+  bool has_shop(std::string_view shop) const;
+
+  // A customer connection in `shop`; `customer` and `resume` may be empty. Resumes that
+  // customer's open conversation when the resume secret matches, else opens a new one.
+  void customer_connected(SessionId session, std::string_view shop, std::string_view customer,
+                          std::string_view resume);
+  void customer_frame(SessionId session, std::string_view frame);
+  void customer_disconnected(SessionId session);
+
+  // An agent connection; `agent` must be a valid id (is_valid_client_id). If the agent is
+  // already connected, the new connection takes over and the old one is closed.
+  void agent_connected(SessionId session, std::string_view shop, std::string_view agent);
+  void agent_frame(SessionId session, std::string_view frame);
+  void agent_disconnected(SessionId session);
+
+  // Pushes a live SLA violation to the console of the agent it concerns, if connected.
+  void notify_violation(const monitor::Violation& violation);
+
+  // The earliest moment advance() has work: a resume grace ending, a roster update due, or an
+  // SLA deadline of the engine.
+  std::optional<TimePoint> next_deadline() const;
+  void advance(TimePoint now);
+
+  std::vector<ShopStats> stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chatdesk::gateway

@@ -1,0 +1,25 @@
+#pragma once
+// How the desk reaches client connections without knowing sockets: the server implements it with
+// WebSocket sessions, tests with a recorder. Called on the desk's thread only.
+
+#include <cstdint>
+
+#include "chatdesk/gateway/frames.hpp"
+
+namespace chatdesk::gateway {
+
+using SessionId = std::uint64_t;  // 0 is never a session
+
+enum class CloseReason { normal, replaced, going_away };
+
+class DeskOutput {
+ public:
+  virtual ~DeskOutput() = default;
+  // Queues `frame` for the session; frames reach a session in the order they were sent.
+  virtual void send(SessionId session, const Frame& frame) = 0;
+  // Closes the session once its queued frames are written. The desk forgets the session first,
+  // so the disconnect that follows is ignored.
+  virtual void close(SessionId session, CloseReason reason) = 0;
+};
+
+}  // namespace chatdesk::gateway
