@@ -10,7 +10,7 @@ namespace chatdesk::gateway {
 
 using SessionId = std::uint64_t;  // 0 is never a session
 
-enum class CloseReason { normal, replaced, going_away };
+enum class CloseReason { normal, replaced, going_away, too_slow };
 
 class DeskOutput {
  public:

@@ -1,0 +1,94 @@
+// chatdesk-gateway: serves the chat desk on one port. See README.md and docs/configuration.md.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "chatdesk/config/config_loader.hpp"
+#include "chatdesk/gateway/gateway.hpp"
+
+namespace {
+
+void usage(std::ostream& out) {
+  out << "usage: chatdesk-gateway [--config FILE] [--check-config]\n"
+         "  --config FILE    configuration (default: config/chatdesk.yaml)\n"
+         "  --check-config   validate FILE and exit: 0 when valid, 2 with the error\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path = "config/chatdesk.yaml";
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (arg == "--check-config") {
+      check_only = true;
+    } else if (arg == "--help" || arg == "-h") {
+      usage(std::cout);
+      return 0;
+    } else {
+      std::cerr << "chatdesk-gateway: unknown argument '" << arg << "'\n";
+      usage(std::cerr);
+      return 2;
+    }
+  }
+
+  chatdesk::config::Config config;
+  try {
+    config = chatdesk::config::load_config(config_path);
+  } catch (const std::exception& e) {
+    std::cerr << "chatdesk-gateway: " << e.what() << "\n";
+    return 2;
+  }
+  if (check_only) {
+    std::cout << config_path << ": ok (" << config.shops.size() << " shop"
+              << (config.shops.size() == 1 ? "" : "s") << ")\n";
+    return 0;
+  }
+
+  try {
+    boost::asio::io_context ioc(1);
+    chatdesk::SystemClock clock;
+    chatdesk::gateway::Gateway gateway(ioc, config, clock);
+    gateway.start();
+
+    std::string base = "http://" + config.listen.address + ":" + std::to_string(gateway.port());
+    std::cerr << "chatdesk-gateway listening on " << base << "\n"
+              << "  agent console:  " << base << "/\n";
+    for (const auto& shop : config.shops)
+      std::cerr << "  customer chat:  " << base << "/chat?shop=" << shop.id << "  (" << shop.name
+                << ")\n";
+    std::cerr << "  metrics:        " << base << "/metrics\n";
+    if (config.auth.mode == chatdesk::config::AuthMode::open)
+      std::cerr << "WARNING: auth.mode is 'open': anyone who reaches this port can sign in as any "
+                   "agent. Use it for local development only.\n";
+    if (!config.redis.enabled)
+      std::cerr
+          << "note: redis.enabled is false: violations are counted but not written to Redis\n";
+
+    // SIGTERM/SIGINT: stop accepting, say 1001 going away, flush; give up waiting after 10 s.
+    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    boost::asio::steady_timer deadline(ioc);
+    signals.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      std::cerr << "chatdesk-gateway: stopping\n";
+      gateway.stop();
+      deadline.expires_after(std::chrono::seconds(10));
+      deadline.async_wait([&](boost::system::error_code e) {
+        if (!e) ioc.stop();
+      });
+    });
+    ioc.run();
+    std::cerr << "chatdesk-gateway: stopped\n";
+  } catch (const std::exception& e) {
+    std::cerr << "chatdesk-gateway: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

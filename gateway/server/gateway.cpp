@@ -1,0 +1,163 @@
+#include <boost/asio/ip/tcp.hpp>
+#include <iostream>
+#include <random>
+
+#include "gateway_state.hpp"
+#include "listener.hpp"
+#include "websocket_session.hpp"
+
+namespace chatdesk::gateway {
+namespace net = boost::asio;
+
+namespace {
+
+std::string find_web_root(const config::Config& config) {
+  if (!config.web_root.empty()) return config.web_root;
+  return CHATDESK_SOURCE_WEB_ROOT;
+}
+
+RandomSource system_random() {
+  // random_device reads the kernel's CSPRNG, so resume secrets cannot be predicted.
+  auto device = std::make_shared<std::random_device>();
+  return [device] { return (std::uint64_t{(*device)()} << 32) | (*device)(); };
+}
+
+}  // namespace
+
+void SlaFanout::on_violation(const monitor::Violation& v) {
+  metrics_.on_violation(v);
+  if (writer_) writer_->submit(v);
+  if (desk_) desk_->notify_violation(v);
+}
+
+Gateway::State::State(net::io_context& io, const config::Config& cfg, const Clock& clk)
+    : ioc(io),
+      config(cfg),
+      clock(clk),
+      web_root(find_web_root(cfg)),
+      metrics(cfg),
+      metrics_sink(metrics),
+      writer(cfg.redis.enabled ? std::make_unique<monitor::ViolationWriter>(cfg.redis) : nullptr),
+      fanout(metrics_sink, writer.get()),
+      engine(cfg, fanout),
+      desk(cfg, clk, *this, engine, system_random()),
+      timer_(io) {
+  fanout.attach(desk);
+  if (writer) {
+    std::string error;
+    if (!writer->start(error)) throw std::runtime_error("redis: " + error);
+  }
+}
+
+Gateway::State::~State() {
+  if (writer) writer->stop(std::chrono::steady_clock::now());
+}
+
+void Gateway::State::send(SessionId session, const Frame& frame) {
+  if (auto it = sessions_.find(session); it != sessions_.end()) it->second->send(frame);
+}
+
+void Gateway::State::close(SessionId session, CloseReason reason) {
+  if (auto it = sessions_.find(session); it != sessions_.end()) it->second->close(reason);
+}
+
+SessionId Gateway::State::session_opened(WebSocketSession* session, PeerKind kind) {
+  SessionId id = next_session_++;
+  sessions_.emplace(id, session);
+  metrics
+      .connections(kind == PeerKind::customer ? monitor::ConnectionKind::customer
+                                              : monitor::ConnectionKind::agent)
+      .Increment();
+  return id;
+}
+
+void Gateway::State::session_closed(SessionId id, PeerKind kind) {
+  sessions_.erase(id);
+  metrics
+      .connections(kind == PeerKind::customer ? monitor::ConnectionKind::customer
+                                              : monitor::ConnectionKind::agent)
+      .Decrement();
+  if (stopping) return;
+  if (kind == PeerKind::customer)
+    desk.customer_disconnected(id);
+  else
+    desk.agent_disconnected(id);
+  after_event();
+}
+
+void Gateway::State::after_event() {
+  if (stopping) return;
+  auto next = desk.next_deadline();
+  if (!next || (armed_ && *armed_ <= *next)) return;
+  armed_ = next;
+  // The desk speaks wall-clock time; the timer waits on the steady clock for the same span.
+  auto wait = *next - clock.now();
+  timer_.expires_after(std::max(wait, Duration{0}));
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // re-armed earlier, or stopping
+    on_timer();
+  });
+}
+
+void Gateway::State::on_timer() {
+  armed_.reset();
+  desk.advance(clock.now());
+  after_event();
+}
+
+std::string Gateway::State::render_metrics() {
+  for (const auto& s : desk.stats()) {
+    auto* series = metrics.shop(s.shop);
+    if (!series) continue;
+    series->queue_length.Set(static_cast<double>(s.queue_length));
+    series->conversations_active.Set(static_cast<double>(s.conversations_active));
+    series->agents_available.Set(static_cast<double>(s.agents_available));
+    series->agents_away.Set(static_cast<double>(s.agents_away));
+    series->customers_waiting.Set(static_cast<double>(engine.customers_waiting(s.shop)));
+    // The desk counts messages without touching Prometheus on the message path; bring the
+    // counters up to its totals here.
+    auto catch_up = [](prometheus::Counter& c, std::uint64_t total) {
+      double delta = static_cast<double>(total) - c.Value();
+      if (delta > 0) c.Increment(delta);
+    };
+    catch_up(series->messages_customer, s.messages_from_customers);
+    catch_up(series->messages_agent, s.messages_from_agents);
+  }
+  if (writer) {
+    const auto& w = writer->stats();
+    metrics.record_writer_totals(w.ok.load(), w.error.load(), w.dropped.load(), w.spooled.load());
+  }
+  return monitor::serialize(metrics.registry());
+}
+
+void Gateway::State::stop() {
+  if (stopping) return;
+  stopping = true;
+  timer_.cancel();
+  // Tell every client the server is going away; copy because closing edits the map later.
+  std::vector<WebSocketSession*> open;
+  for (auto& [id, s] : sessions_) open.push_back(s);
+  for (auto* s : open) s->close(CloseReason::going_away);
+  if (writer) writer->stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+}
+
+Gateway::Gateway(net::io_context& ioc, const config::Config& config, const Clock& clock)
+    : state_(std::make_shared<State>(ioc, config, clock)),
+      listener_(std::make_shared<Listener>(ioc, config.listen, state_)) {}
+
+Gateway::~Gateway() = default;
+
+void Gateway::start() {
+  listener_->run();
+}
+
+void Gateway::stop() {
+  listener_->stop();
+  state_->stop();
+}
+
+unsigned short Gateway::port() const {
+  return listener_->port();
+}
+
+}  // namespace chatdesk::gateway

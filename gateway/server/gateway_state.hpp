@@ -1,0 +1,92 @@
+#pragma once
+// The gateway's shared state (Beast chat-multi's shared_state): the desk, the SLA engine with its
+// adapters, the live WebSocket sessions and the one deadline timer. Sessions hold it by
+// shared_ptr. Not thread-safe: everything runs on the gateway's one io_context thread.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "chatdesk/config/config.hpp"
+#include "chatdesk/gateway/desk.hpp"
+#include "chatdesk/gateway/gateway.hpp"
+#include "chatdesk/monitor/desk_metrics.hpp"
+#include "chatdesk/monitor/prometheus_sla_sink.hpp"
+#include "chatdesk/monitor/sla_engine.hpp"
+#include "chatdesk/monitor/violation_writer.hpp"
+
+namespace chatdesk::gateway {
+
+class WebSocketSession;
+enum class PeerKind { customer, agent };
+
+// Fans the engine's results out to Prometheus, the Redis writer and the owning agent's console.
+class SlaFanout final : public monitor::SlaSink {
+ public:
+  SlaFanout(monitor::SlaSink& metrics, monitor::ViolationWriter* writer)
+      : metrics_(metrics), writer_(writer) {}
+  void attach(Desk& desk) { desk_ = &desk; }
+
+  void on_violation(const monitor::Violation& v) override;
+  void on_greeting(std::string_view s, std::string_view a, Duration d) override {
+    metrics_.on_greeting(s, a, d);
+  }
+  void on_reply_wait(std::string_view s, std::string_view a, Duration d) override {
+    metrics_.on_reply_wait(s, a, d);
+  }
+  void on_typing_rate(std::string_view s, std::string_view a, double c) override {
+    metrics_.on_typing_rate(s, a, c);
+  }
+  void on_typing_unmeasured(std::string_view s, std::string_view a) override {
+    metrics_.on_typing_unmeasured(s, a);
+  }
+  void on_outcome(std::string_view s, monitor::Outcome o) override { metrics_.on_outcome(s, o); }
+
+ private:
+  monitor::SlaSink& metrics_;
+  monitor::ViolationWriter* writer_;
+  Desk* desk_ = nullptr;
+};
+
+struct Gateway::State final : DeskOutput {
+  State(boost::asio::io_context& ioc, const config::Config& config, const Clock& clock);
+  ~State() override;
+
+  // DeskOutput
+  void send(SessionId session, const Frame& frame) override;
+  void close(SessionId session, CloseReason reason) override;
+
+  SessionId session_opened(WebSocketSession* session, PeerKind kind);
+  void session_closed(SessionId id, PeerKind kind);
+
+  // After anything that may have moved the desk's next deadline: re-arm the timer if needed.
+  void after_event();
+  std::string render_metrics();
+  void stop();
+
+  boost::asio::io_context& ioc;
+  const config::Config& config;
+  const Clock& clock;
+  std::string web_root;
+  monitor::DeskMetrics metrics;
+  monitor::PrometheusSlaSink metrics_sink;
+  std::unique_ptr<monitor::ViolationWriter> writer;
+  SlaFanout fanout;
+  monitor::SlaEngine engine;
+  Desk desk;
+  bool stopping = false;
+
+ private:
+  void on_timer();
+
+  boost::asio::steady_timer timer_;
+  std::optional<TimePoint> armed_;
+  std::unordered_map<SessionId, WebSocketSession*> sessions_;
+  SessionId next_session_ = 1;
+  std::uint64_t seen_customer_messages_ = 0;
+};
+
+}  // namespace chatdesk::gateway

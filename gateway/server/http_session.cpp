@@ -1,0 +1,163 @@
+#include "http_session.hpp"
+
+#include <boost/beast/websocket.hpp>
+#include <boost/url/parse.hpp>
+
+#include "chatdesk/gateway/protocol.hpp"
+#include "static_files.hpp"
+#include "websocket_session.hpp"
+
+namespace chatdesk::gateway {
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace urls = boost::urls;
+
+namespace {
+
+constexpr std::uint32_t kMaxHeaderBytes = 8 * 1024;
+constexpr std::uint64_t kMaxBodyBytes = 16 * 1024;
+
+http::response<http::string_body> text_response(
+    const http::request<http::string_body>& req, http::status status, std::string body,
+    std::string_view content_type = "text/plain; charset=utf-8") {
+  http::response<http::string_body> res{status, req.version()};
+  res.set(http::field::server, "chatdesk");
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+std::string param(const urls::url_view& url, std::string_view key) {
+  auto params = url.params();
+  auto it = params.find(key);
+  if (it == params.end() || !(*it).has_value) return {};
+  return std::string((*it).value);
+}
+
+}  // namespace
+
+HttpSession::HttpSession(boost::asio::ip::tcp::socket&& socket,
+                         std::shared_ptr<Gateway::State> state)
+    : stream_(std::move(socket)), state_(std::move(state)) {}
+
+void HttpSession::run() {
+  do_read();
+}
+
+void HttpSession::do_read() {
+  parser_.emplace();
+  parser_->header_limit(kMaxHeaderBytes);
+  parser_->body_limit(kMaxBodyBytes);
+  // A client gets 30 s to send its request.
+  stream_.expires_after(std::chrono::seconds(30));
+  // Read the next request.
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+}
+
+void HttpSession::on_read(beast::error_code ec, std::size_t) {
+  if (ec == http::error::end_of_stream) {
+    stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+    return;
+  }
+  if (ec) {
+    if (ec == http::error::header_limit || ec == http::error::body_limit) {
+      Request dummy;
+      dummy.version(11);
+      auto res = text_response(dummy, http::status::request_header_fields_too_large,
+                               "request too large\n");
+      res.keep_alive(false);
+      respond(std::move(res));
+    }
+    return;
+  }
+  handle(parser_->release());
+}
+
+void HttpSession::handle(Request&& req) {
+  if (websocket::is_upgrade(req)) return upgrade(std::move(req));
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    auto res = text_response(req, http::status::method_not_allowed, "method not allowed\n");
+    res.set(http::field::allow, "GET, HEAD");
+    return respond(std::move(res));
+  }
+  auto parsed = urls::parse_origin_form(req.target());
+  if (!parsed)
+    return respond(text_response(req, http::status::bad_request, "bad request target\n"));
+  std::string path = std::string(parsed->path());
+
+  auto serve_file = [&](std::string_view name) {
+    auto file = read_static_file(state_->web_root, name);
+    if (!file) return respond(text_response(req, http::status::not_found, "not found\n"));
+    auto res = text_response(req, http::status::ok, std::move(file->body), file->content_type);
+    res.set(http::field::cache_control, "no-cache");
+    respond(std::move(res));
+  };
+
+  if (path == "/healthz") return respond(text_response(req, http::status::ok, "ok\n"));
+  if (path == "/metrics")
+    return respond(text_response(req, http::status::ok, state_->render_metrics(),
+                                 "text/plain; version=0.0.4; charset=utf-8"));
+  if (path == "/" || path == "/agent") return serve_file("agent.html");
+  if (path == "/chat") return serve_file("chat.html");
+  if (path == "/lead") return serve_file("lead.html");
+  if (path.starts_with("/static/")) return serve_file(std::string_view(path).substr(8));
+  respond(text_response(req, http::status::not_found, "not found\n"));
+}
+
+void HttpSession::upgrade(Request&& req) {
+  auto parsed = urls::parse_origin_form(req.target());
+  if (!parsed)
+    return respond(text_response(req, http::status::bad_request, "bad request target\n"));
+  std::string path = std::string(parsed->path());
+  WebSocketSession::Peer peer;
+  if (path == "/ws/customer") {
+    peer.kind = PeerKind::customer;
+    peer.id = param(*parsed, "customer");
+    peer.resume = param(*parsed, "resume");
+  } else if (path == "/ws/agent") {
+    peer.kind = PeerKind::agent;
+    peer.id = param(*parsed, "agent");
+    if (!is_valid_client_id(peer.id))
+      return respond(text_response(req, http::status::bad_request,
+                                   "agent must be 1-64 characters of [A-Za-z0-9_.:-]\n"));
+  } else {
+    return respond(text_response(req, http::status::not_found, "no such WebSocket endpoint\n"));
+  }
+  peer.shop = param(*parsed, "shop");
+  if (peer.shop.empty())
+    return respond(text_response(req, http::status::bad_request, "missing shop\n"));
+  if (!state_->desk.has_shop(peer.shop))
+    return respond(text_response(req, http::status::not_found, "unknown shop\n"));
+  if (state_->stopping)
+    return respond(text_response(req, http::status::service_unavailable, "stopping\n"));
+  // The WebSocket stream sets its own timeouts.
+  stream_.expires_never();
+  std::make_shared<WebSocketSession>(std::move(stream_), state_, std::move(peer))
+      ->run(std::move(req));
+}
+
+void HttpSession::respond(Response&& response) {
+  bool keep_alive = response.keep_alive();
+  response_ = std::make_shared<Response>(std::move(response));
+  // Write the response, then read the next request or close.
+  http::async_write(
+      stream_, *response_,
+      beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), keep_alive));
+}
+
+void HttpSession::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+  response_.reset();
+  if (ec) return;
+  if (!keep_alive) {
+    stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+    return;
+  }
+  do_read();
+}
+
+}  // namespace chatdesk::gateway

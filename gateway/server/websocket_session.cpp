@@ -1,0 +1,123 @@
+#include "websocket_session.hpp"
+
+#include <iostream>
+
+namespace chatdesk::gateway {
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace http = beast::http;
+
+WebSocketSession::WebSocketSession(beast::tcp_stream&& stream,
+                                   std::shared_ptr<Gateway::State> state, Peer peer)
+    : ws_(std::move(stream)), state_(std::move(state)), peer_(std::move(peer)) {}
+
+WebSocketSession::~WebSocketSession() {
+  if (opened_) state_->session_closed(id_, peer_.kind);
+}
+
+void WebSocketSession::run(http::request<http::string_body> request) {
+  // Beast's suggested server timeouts: handshake 30 s, idle 300 s with pings.
+  ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(http::field::server, "chatdesk"); }));
+  // Refuse an oversized message before buffering more of it (close 1009).
+  ws_.read_message_max(state_->config.limits.max_message_bytes);
+  // Accept the upgrade the HTTP session already read.
+  ws_.async_accept(request,
+                   beast::bind_front_handler(&WebSocketSession::on_accept, shared_from_this()));
+}
+
+void WebSocketSession::on_accept(beast::error_code ec) {
+  if (ec) return;
+  id_ = state_->session_opened(this, peer_.kind);
+  opened_ = true;
+  if (peer_.kind == PeerKind::customer)
+    state_->desk.customer_connected(id_, peer_.shop, peer_.id, peer_.resume);
+  else
+    state_->desk.agent_connected(id_, peer_.shop, peer_.id);
+  state_->after_event();
+  do_read();
+}
+
+void WebSocketSession::do_read() {
+  // Wait for the client's next frame.
+  ws_.async_read(buffer_,
+                 beast::bind_front_handler(&WebSocketSession::on_read, shared_from_this()));
+}
+
+void WebSocketSession::on_read(beast::error_code ec, std::size_t) {
+  if (ec) return;  // closed, timed out or too large: the destructor tells the desk
+  if (!ws_.got_text()) {
+    send(frames::error(ErrorCode::bad_request, "binary frames are not accepted; send JSON text"));
+  } else {
+    auto data = buffer_.cdata();
+    std::string_view frame(static_cast<const char*>(data.data()), data.size());
+    if (peer_.kind == PeerKind::customer)
+      state_->desk.customer_frame(id_, frame);
+    else
+      state_->desk.agent_frame(id_, frame);
+    state_->after_event();
+  }
+  buffer_.consume(buffer_.size());
+  // Idle connections keep no read buffer (docs/design.md).
+  if (buffer_.capacity() > 16 * 1024) buffer_ = beast::flat_buffer();
+  do_read();
+}
+
+void WebSocketSession::send(const Frame& frame) {
+  if (closing_) return;
+  if (queue_.size() >= state_->config.limits.send_queue_limit) {
+    // The client stopped reading: drop it rather than let it hold memory for everyone else. It
+    // reads nothing, so no close frame could reach it; cut the TCP connection, which also ends
+    // the write in flight (whose buffer, the queue's front, is kept until then).
+    queue_.erase(queue_.begin() + 1, queue_.end());
+    closing_ = websocket::close_reason(websocket::close_code::policy_error, "send queue full");
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both,
+                                                   ignored);
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    return;
+  }
+  queue_.push_back(frame);
+  if (queue_.size() == 1) do_write();
+}
+
+void WebSocketSession::do_write() {
+  // Write the oldest queued frame; one write in flight at a time.
+  ws_.text(true);
+  ws_.async_write(boost::asio::buffer(*queue_.front()),
+                  beast::bind_front_handler(&WebSocketSession::on_write, shared_from_this()));
+}
+
+void WebSocketSession::on_write(beast::error_code ec, std::size_t) {
+  if (ec) return;
+  queue_.pop_front();
+  if (!queue_.empty()) return do_write();
+  if (closing_) do_close();
+}
+
+void WebSocketSession::close(CloseReason reason) {
+  if (closing_) return;
+  switch (reason) {
+    case CloseReason::normal:
+      closing_ = websocket::close_reason(websocket::close_code::normal);
+      break;
+    case CloseReason::replaced:
+      closing_ = websocket::close_reason(websocket::close_code::policy_error, "replaced");
+      break;
+    case CloseReason::going_away:
+      closing_ = websocket::close_reason(websocket::close_code::going_away, "server stopping");
+      break;
+    case CloseReason::too_slow:
+      closing_ = websocket::close_reason(websocket::close_code::policy_error, "send queue full");
+      break;
+  }
+  if (queue_.empty()) do_close();
+}
+
+void WebSocketSession::do_close() {
+  // Send the close frame; the pending read then ends and releases the session.
+  ws_.async_close(*closing_, [self = shared_from_this()](beast::error_code) {});
+}
+
+}  // namespace chatdesk::gateway
