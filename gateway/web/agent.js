@@ -40,7 +40,8 @@ const state = {
   presence: 'away',        // confirmed by the server
   wanted: 'away',          // what the agent chose; restored after a reconnect
   statusPending: false,
-  welcomed: false,         // a welcome arrived on this sign-in (so a drop is a reconnect)
+  welcomed: false,         // a welcome arrived on the current connection
+  everWelcomed: false,     // a welcome arrived since sign-in (so a failed connect is a reconnect)
   queue: 0,
   roster: [],
   conversations: new Map(),  // id -> conversation (insertion order = list order)
@@ -74,7 +75,7 @@ function signIn(shop, agent) {
   if (!AGENT_ID.test(agent)) return showLogin('Agent IDs are 1–64 letters, digits, “_”, “.” or “-”.');
   localStorage.setItem(LOGIN_KEY, JSON.stringify({ shop, agent }));
   connection?.stop();
-  Object.assign(state, { shop, agent, shopName: shop, presence: 'away', wanted: 'away', statusPending: false, welcomed: false });
+  Object.assign(state, { shop, agent, shopName: shop, presence: 'away', wanted: 'away', statusPending: false, welcomed: false, everWelcomed: false });
   resetDesk();
   ui.loginView.hidden = true;
   ui.consoleView.hidden = false;
@@ -139,7 +140,7 @@ function handleDrop(ev, wasOpen) {
     showLogin('You signed in as this agent somewhere else, so this window was disconnected.');
     return;
   }
-  if (!state.welcomed && !wasOpen) {
+  if (!state.everWelcomed && !wasOpen) {
     connection.stop();
     showLogin(`Could not connect to shop “${state.shop}” as “${state.agent}”. Check the shop ID, or try again later.`);
     return;
@@ -184,6 +185,7 @@ function onWelcome(f) {
   state.conversations.clear();
   state.selected = null;
   state.welcomed = true;
+  state.everWelcomed = true;
   state.agent = f.agent || state.agent;
   state.shopName = f.shop_name || f.shop || state.shop;
   state.sla = { ...DEFAULT_SLA, ...(f.sla || {}) };
@@ -222,7 +224,7 @@ function onAssigned(f) {
     assignedTs: typeof f.ts === 'number' ? f.ts : null,
     messages: history,
     unread: 0,
-    online: true,
+    online: f.customer_online !== false,
     typingUntil: 0,
     sla: null,
     draft: '',
@@ -317,19 +319,45 @@ function onAck(f) {
   tick();
 }
 
+const RULES = {
+  greeting: 'Greeting', reply_wait: 'Reply wait', missed: 'Missed chat', language: 'Language',
+  courtesy: 'Courtesy', typing_rate: 'Typing speed', handover: 'Handover',
+};
+
+function slaMessage(f, who) {
+  switch (f.rule) {
+    case 'greeting':
+    case 'reply_wait':
+    case 'missed':
+      return typeof f.elapsed_ms === 'number' && f.elapsed_ms > 0
+        ? `${who} has waited ${formatDuration(f.elapsed_ms)} (limit ${formatDuration(f.target_ms || 0)}).` : who;
+    case 'language':
+      return f.detail ? `${who}: avoid phrases like “${f.detail}”.` : `${who}: check the wording of your reply.`;
+    case 'courtesy':
+      return f.detail === 'farewell' ? `${who}: say goodbye (e.g. “再见”) before closing.`
+        : f.detail === 'greeting' ? `${who}: open with a greeting (e.g. “您好”).` : who;
+    case 'typing_rate':
+      return f.detail ? `Your typing speed is ${f.detail} characters per minute.` : 'Your typing speed is below target.';
+    case 'handover':
+      return 'Conversations went back to the queue without a handover note.';
+    default:
+      return f.detail ? `${who}: ${f.detail}` : who;
+  }
+}
+
 function onSla(f) {
-  const conv = state.conversations.get(f.conversation);
-  const rule = { greeting: 'Greeting', reply_wait: 'Reply wait', missed: 'Missed chat' }[f.rule] || f.rule;
+  const conv = f.conversation ? state.conversations.get(f.conversation) : null;
   const breach = f.severity === 'breach';
+  const level = Number(f.level) || 1;
   if (conv) {
-    conv.sla = { rule: f.rule, severity: f.severity, level: Number(f.level) || 1 };
+    conv.sla = { rule: f.rule, severity: f.severity, level };
     renderListItem(conv);
+    tick();
   }
   const who = conv ? customerLabel(conv.customer) : 'A customer';
-  const waited = typeof f.elapsed_ms === 'number' ? formatDuration(f.elapsed_ms) : '';
   notify({
-    title: `SLA ${breach ? 'breach' : 'warning'} · ${rule}${f.level > 1 ? ` · level ${f.level}` : ''}`,
-    message: waited ? `${who} has waited ${waited} (limit ${formatDuration(f.target_ms || 0)}).` : who,
+    title: `SLA ${breach ? 'breach' : 'warning'} · ${RULES[f.rule] || f.rule}${level > 1 ? ` · level ${level}` : ''}`,
+    message: slaMessage(f, who),
     kind: breach ? 'error' : 'warn',
     timeout: 8000,
   });

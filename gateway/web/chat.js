@@ -13,6 +13,7 @@ const STRINGS = {
     connecting: '正在连接…',
     reconnecting: '连接已断开，正在重新连接…',
     queued: '正在为您接入客服，请稍候',
+    queuedOffline: '客服不在线 · 您可以先留言',
     assigned: (agent) => `客服 ${agent} 为您服务`,
     joined: (agent) => `客服 ${agent} 已加入对话`,
     closed: '对话已结束',
@@ -42,6 +43,7 @@ const STRINGS = {
     connecting: 'Connecting…',
     reconnecting: 'Connection lost — reconnecting…',
     queued: 'Waiting for an agent — we’ll be with you shortly',
+    queuedOffline: 'Offline · leave a message',
     assigned: (agent) => `${agent} is helping you`,
     joined: (agent) => `${agent} joined the chat`,
     closed: 'Chat ended',
@@ -86,6 +88,7 @@ const state = {
   conversation: null,
   agent: '',
   phase: 'connecting',   // connecting | reconnecting | queued | assigned | closed
+  deskOpen: true,
   outbox: new Map(),     // client_msg_id -> message not acked yet (re-sent after a reconnect)
   lastTypingSent: 0,
   typingTimer: null,
@@ -115,11 +118,12 @@ function setPhase(phase) {
   const texts = {
     connecting: T.connecting,
     reconnecting: T.reconnecting,
-    queued: T.queued,
+    queued: state.deskOpen ? T.queued : T.queuedOffline,
     assigned: T.assigned(state.agent),
     closed: T.closed,
   };
   ui.status.dataset.state = phase;
+  ui.status.dataset.desk = state.deskOpen ? 'open' : 'closed';
   ui.status.querySelector('.chat-status-text').textContent = texts[phase] ?? '';
   const closed = phase === 'closed';
   ui.closed.hidden = !closed;
@@ -241,6 +245,7 @@ function onWelcome(f) {
   state.failures = 0;
   state.conversation = f.conversation;
   state.agent = f.state === 'assigned' ? (f.agent || '') : '';
+  state.deskOpen = f.desk_open !== false;
   setShopName(f.shop_name || f.shop || shop);
   renderHistory(Array.isArray(f.history) ? f.history : []);
   if (expired) systemLine(T.expired);
@@ -255,6 +260,7 @@ function onWelcome(f) {
 
 function onAssigned(f) {
   state.agent = f.agent || '';
+  state.deskOpen = true;
   setPhase('assigned');
   systemLine(T.joined(state.agent));
   showNotice('');

@@ -1,0 +1,132 @@
+#pragma once
+// Test support (header-only): a real chatdesk-gateway process on a free loopback port, with its
+// config written to a temporary directory, stopped (SIGTERM, then SIGKILL) when the object dies.
+// Throws on set-up failure (tests only). Not thread-safe: one test thread drives it.
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "support/redis_server.hpp"
+
+extern char** environ;
+
+namespace chatdesk::test {
+
+// A plain HTTP GET against 127.0.0.1:port; returns {status, body}, or {0, ""} when it cannot
+// connect.
+inline std::pair<int, std::string> http_get(int port, const std::string& target) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  boost::asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  beast::error_code ec;
+  stream.socket().connect(
+      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
+  if (ec) return {0, ""};
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  http::write(stream, req, ec);
+  if (ec) return {0, ""};
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res, ec);
+  if (ec) return {0, ""};
+  return {static_cast<int>(res.result_int()), res.body()};
+}
+
+class GatewayProcess {
+ public:
+  // `shops_yaml` is the `shops:` list (YAML lines, each starting with "  - " or deeper); `extra`
+  // more top-level YAML (e.g. a redis: section). Redis is disabled unless `extra` enables it.
+  explicit GatewayProcess(const std::string& shops_yaml,
+                          const std::string& extra = "redis: {enabled: false}\n")
+      : port_(free_loopback_port()) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("chatdesk-gw-" + std::to_string(::getpid()) + "-" + std::to_string(port_));
+    std::filesystem::create_directories(dir_);
+    config_ = (dir_ / "chatdesk.yaml").string();
+    std::ofstream(config_) << "listen: {address: 127.0.0.1, port: " << port_ << "}\n"
+                           << extra << "shops:\n"
+                           << shops_yaml;
+    log_ = (dir_ / "gateway.log").string();
+    start();
+  }
+
+  ~GatewayProcess() {
+    stop();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  void start() {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
+    posix_spawn_file_actions_addopen(&actions, 2, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
+    std::string bin = CHATDESK_GATEWAY_BIN;
+    std::vector<char*> argv{bin.data(), const_cast<char*>("--config"), config_.data(), nullptr};
+    int rc = posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error("cannot start " + bin);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (http_get(port_, "/healthz").first != 200) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error("gateway exited at start: " + log());
+      }
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error("gateway did not start: " + log());
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  // SIGTERM and wait (bounded); returns the exit status, or -1 when it had to be killed.
+  int stop(std::chrono::seconds patience = std::chrono::seconds(15)) {
+    if (pid_ <= 0) return exit_status_;
+    ::kill(pid_, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + patience;
+    int status = 0;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        return exit_status_ = -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    pid_ = -1;
+    return exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  int port() const { return port_; }
+  std::string log() const {
+    std::ifstream in(log_);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+ private:
+  int port_;
+  std::filesystem::path dir_;
+  std::string config_;
+  std::string log_;
+  pid_t pid_ = -1;
+  int exit_status_ = 0;
+};
+
+}  // namespace chatdesk::test
