@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs, builds and runs every test (unit, integration with real redis-server/prometheus tools,
+# browser in headless Chromium). Usage: scripts/test.sh [--sanitize address,undefined|thread]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sanitize=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sanitize) sanitize=$2; shift 2 ;;
+    *) echo "usage: scripts/test.sh [--sanitize address,undefined|thread]" >&2; exit 2 ;;
+  esac
+done
+
+scripts/install-deps.sh
+if [ -n "$sanitize" ]; then
+  dir="build-${sanitize//,/-}"
+  scripts/build.sh "$dir" -DCHATDESK_SANITIZE="$sanitize"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+else
+  dir=build
+  scripts/build.sh "$dir"
+fi
+mkdir -p "$dir/test-artifacts"
+cd "$dir"
+ctest --output-on-failure --timeout 600 -j "$(nproc)"
