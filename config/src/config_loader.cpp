@@ -1,0 +1,266 @@
+#include "chatdesk/config/config_loader.hpp"
+
+#include <date/tz.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "yaml_fields.hpp"
+
+// The schema of chatdesk.yaml (docs/configuration.md): which keys each section allows, their types
+// and the rules between them. Anything not written in the file keeps config.hpp's default.
+
+namespace chatdesk::config {
+namespace {
+
+using yaml::fail;
+using yaml::Field;
+using yaml::Section;
+
+constexpr long long kMaxCount = std::numeric_limits<long long>::max();
+
+std::string format_ms(Duration d) {
+  return std::to_string(d.count()) + "ms";
+}
+
+// Reads `key` of `section` into `out` with `read`, when the key is present.
+template <typename T, typename Read>
+void read_optional(const Section& section, std::string_view key, T& out, Read read) {
+  if (auto field = section.get(key)) out = static_cast<T>(read(*field));
+}
+
+auto integer_at_least(long long min) {
+  return [min](const Field& f) { return yaml::as_integer(f, min, kMaxCount); };
+}
+
+Duration positive_duration(const Field& field) {
+  const Duration d = yaml::as_duration(field);
+  if (d <= Duration::zero()) fail(field.at, "must be longer than 0s");
+  return d;
+}
+
+// "HH:MM", 00:00 to 23:59. Strictly two digits each, so that "8:3" or "24:00" is not guessed at.
+LocalTime as_local_time(const Field& field) {
+  const std::string text = yaml::as_string(field);
+  const auto bad = [&] { fail(field.at, "bad time '" + text + "' (use HH:MM, 00:00 to 23:59)"); };
+  if (text.size() != 5 || text[2] != ':') bad();
+  const auto two_digits = [&](std::size_t pos) {
+    int value = 0;
+    const char* const first = text.data() + pos;
+    const auto [ptr, ec] = std::from_chars(first, first + 2, value);
+    if (ec != std::errc{} || ptr != first + 2 || value < 0) bad();
+    return value;
+  };
+  const int hours = two_digits(0);
+  const int minutes = two_digits(3);
+  if (hours > 23 || minutes > 59) bad();
+  return LocalTime{hours * 60 + minutes};
+}
+
+ListenConfig read_listen(const Field& field) {
+  const Section s(field, {"address", "port"});
+  ListenConfig c;
+  read_optional(s, "address", c.address, yaml::as_nonempty_string);
+  read_optional(s, "port", c.port, [](const Field& f) { return yaml::as_integer(f, 1, 65535); });
+  return c;
+}
+
+RedisConfig read_redis(const Field& field) {
+  const Section s(field, {"url", "violations_stream", "maxlen", "spool_size", "enabled"});
+  RedisConfig c;
+  if (auto url = s.get("url")) {
+    c.url = yaml::as_string(*url);
+    constexpr std::string_view scheme = "redis://";
+    if (!c.url.starts_with(scheme) || c.url.size() == scheme.size())
+      fail(url->at, "bad url '" + c.url + "' (use redis://host:port)");
+  }
+  read_optional(s, "violations_stream", c.violations_stream, yaml::as_nonempty_string);
+  read_optional(s, "maxlen", c.maxlen, integer_at_least(1));
+  read_optional(s, "spool_size", c.spool_size, integer_at_least(1));
+  read_optional(s, "enabled", c.enabled, yaml::as_bool);
+  return c;
+}
+
+AuthConfig read_auth(const Field& field) {
+  const Section s(field, {"mode"});
+  AuthConfig c;
+  if (auto mode = s.get("mode")) {
+    const std::string text = yaml::as_string(*mode);
+    if (text == "open") {
+      c.mode = AuthMode::open;
+    } else if (text == "token") {
+      // Accepting it would let operators believe agents are authenticated when nobody checks.
+      fail(mode->at, "token auth is not implemented yet; use open");
+    } else {
+      fail(mode->at, "expected open or token, got '" + text + "'");
+    }
+  }
+  return c;
+}
+
+LimitsConfig read_limits(const Field& field) {
+  const Section s(field,
+                  {"max_message_bytes", "max_text_chars", "send_queue_limit", "history_limit"});
+  LimitsConfig c;
+  read_optional(s, "max_message_bytes", c.max_message_bytes, integer_at_least(1));
+  read_optional(s, "max_text_chars", c.max_text_chars, integer_at_least(1));
+  read_optional(s, "send_queue_limit", c.send_queue_limit, integer_at_least(1));
+  read_optional(s, "history_limit", c.history_limit, integer_at_least(1));
+  return c;
+}
+
+SlaConfig read_sla(const Field& field) {
+  const Section s(field, {"greeting_target", "greeting_limit", "escalate_every", "reply_wait_limit",
+                          "typing_min_cpm", "typing_min_chars", "typing_window"});
+  SlaConfig c;
+  read_optional(s, "greeting_target", c.greeting_target, positive_duration);
+  read_optional(s, "greeting_limit", c.greeting_limit, positive_duration);
+  read_optional(s, "escalate_every", c.escalate_every, positive_duration);
+  read_optional(s, "reply_wait_limit", c.reply_wait_limit, positive_duration);
+  if (auto cpm = s.get("typing_min_cpm")) {
+    c.typing_min_cpm = yaml::as_number(*cpm);
+    if (c.typing_min_cpm <= 0) fail(cpm->at, "must be greater than 0");
+  }
+  read_optional(s, "typing_min_chars", c.typing_min_chars, integer_at_least(0));
+  read_optional(s, "typing_window", c.typing_window, integer_at_least(1));
+
+  if (c.greeting_target > c.greeting_limit) {
+    // The defaults satisfy the rule, so at least one of the two keys is in the file.
+    const Field at = s.get("greeting_limit") ? *s.get("greeting_limit") : *s.get("greeting_target");
+    fail(at.at, "greeting_target (" + format_ms(c.greeting_target) +
+                    ") must not be longer than greeting_limit (" + format_ms(c.greeting_limit) +
+                    ")");
+  }
+  return c;
+}
+
+LanguageConfig read_language(const Field& field) {
+  const Section s(field, {"avoid", "greetings", "farewells"});
+  LanguageConfig c;
+  read_optional(s, "avoid", c.avoid, yaml::as_string_list);
+  read_optional(s, "greetings", c.greetings, yaml::as_string_list);
+  read_optional(s, "farewells", c.farewells, yaml::as_string_list);
+  return c;
+}
+
+std::vector<Shift> read_shifts(const Field& field) {
+  std::vector<Shift> shifts;
+  for (const auto& element : yaml::elements(field)) {
+    const Section s(element, {"name", "start", "end"});
+    Shift shift{yaml::as_nonempty_string(s.require("name")), as_local_time(s.require("start")),
+                as_local_time(s.require("end"))};
+    // end < start is a shift across midnight; equal times have no reading that is not a guess
+    // (empty, or all day), and an all-day desk is written as no shifts at all.
+    if (shift.start == shift.end)
+      fail(s.require("end").at, "shift '" + shift.name +
+                                    "' starts and ends at the same time (leave out shifts to "
+                                    "stay open around the clock)");
+    shifts.push_back(std::move(shift));
+  }
+  return shifts;
+}
+
+void check_time_zone(const Field& field, const std::string& name) {
+  try {
+    date::locate_zone(name);
+  } catch (const std::exception&) {
+    fail(field.at, "unknown time zone '" + name + "' (use an IANA name such as Asia/Shanghai)");
+  }
+}
+
+// `seen` holds the ids (and their lines) of the shops before this one, so that ids stay unique.
+ShopConfig read_shop(const Field& field, std::vector<std::pair<std::string, int>>& seen) {
+  const Section s(field, {"id", "name", "timezone", "max_concurrent", "resume_grace", "sla",
+                          "language", "shifts"});
+  ShopConfig c;
+  const Field id = s.require("id");
+  c.id = yaml::as_string(id);
+  // Shop ids travel in URLs, metric labels and Redis fields, so they stay plain. (A character test
+  // rather than std::regex: GCC 12's <regex> trips -Wmaybe-uninitialized in sanitizer builds.)
+  const auto plain = [](char ch) {
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '-';
+  };
+  if (c.id.empty() || c.id.size() > 64 || !std::all_of(c.id.begin(), c.id.end(), plain))
+    fail(id.at, "bad shop id '" + c.id + "' (use 1 to 64 of A-Z a-z 0-9 _ -)");
+  for (const auto& [other, line] : seen)
+    if (other == c.id)
+      fail(id.at, "duplicate shop id '" + c.id + "' (first at line " + std::to_string(line) + ")");
+  seen.emplace_back(c.id, id.at.line);
+  c.name = c.id;  // so that consoles always have something to show
+  read_optional(s, "name", c.name, yaml::as_nonempty_string);
+  if (auto tz = s.get("timezone")) {
+    c.timezone = yaml::as_nonempty_string(*tz);
+    check_time_zone(*tz, c.timezone);
+  }
+  read_optional(s, "max_concurrent", c.max_concurrent, integer_at_least(1));
+  read_optional(s, "resume_grace", c.resume_grace, yaml::as_duration);
+  if (auto sla = s.get("sla")) c.sla = read_sla(*sla);
+  if (auto language = s.get("language")) c.language = read_language(*language);
+  if (auto shifts = s.get("shifts")) c.shifts = read_shifts(*shifts);
+  return c;
+}
+
+std::vector<ShopConfig> read_shops(const Field& field) {
+  std::vector<ShopConfig> shops;
+  std::vector<std::pair<std::string, int>> seen_ids;
+  for (const auto& element : yaml::elements(field)) shops.push_back(read_shop(element, seen_ids));
+  if (shops.empty()) fail(field.at, "list at least one shop");
+  return shops;
+}
+
+Config read_config(const Field& root) {
+  const Section s(root, {"listen", "web_root", "redis", "auth", "limits", "shops"});
+  Config c;
+  if (auto listen = s.get("listen")) c.listen = read_listen(*listen);
+  read_optional(s, "web_root", c.web_root, yaml::as_string);
+  if (auto redis = s.get("redis")) c.redis = read_redis(*redis);
+  if (auto auth = s.get("auth")) c.auth = read_auth(*auth);
+  if (auto limits = s.get("limits")) c.limits = read_limits(*limits);
+  c.shops = read_shops(s.require("shops"));
+  return c;
+}
+
+}  // namespace
+
+Config parse_config(std::string_view yaml_text, std::string_view source) {
+  const std::string prefix = std::string(source) + ": ";
+  try {
+    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
+    if (documents.size() > 1)
+      fail(yaml::root_field(documents[1]).at, "only one YAML document is allowed");
+    return read_config(yaml::root_field(documents.empty() ? YAML::Node() : documents.front()));
+  } catch (const ConfigError& e) {
+    throw ConfigError(prefix + e.what());
+  } catch (const YAML::Exception& e) {
+    // Syntax errors; yaml-cpp's own what() carries a 1-based line too, but in its own words.
+    throw ConfigError(prefix + "syntax error (line " + std::to_string(e.mark.line + 1) +
+                      ", column " + std::to_string(e.mark.column + 1) + "): " + e.msg);
+  }
+}
+
+Config load_config(const std::string& path) {
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  // peek() first: streaming an empty file's rdbuf() would flag the empty file as a failure, and a
+  // directory opens fine on Linux and only fails (badbit) on the first read.
+  if (in && in.peek() != std::ifstream::traits_type::eof()) text << in.rdbuf();
+  if (!in.is_open() || in.bad() || !text) {
+    const int error = errno;
+    throw ConfigError("cannot read " + path +
+                      (error != 0 ? ": " + std::generic_category().message(error) : ""));
+  }
+  return parse_config(text.str(), path);
+}
+
+}  // namespace chatdesk::config
