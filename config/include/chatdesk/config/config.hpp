@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chatdesk/config/time.hpp"
@@ -81,7 +82,7 @@ struct ShopConfig {
 
 struct Config {
   ListenConfig listen;
-  std::string web_root;           // empty: the gateway/web folder found next to the binary/source
+  std::string web_root;           // empty: the source tree's gateway/web, fixed at build time
   RedisConfig redis;
   AuthConfig auth;
   LimitsConfig limits;
