@@ -4,6 +4,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <string>
 
@@ -72,17 +73,24 @@ int main(int argc, char** argv) {
       std::cerr
           << "note: redis.enabled is false: violations are counted but not written to Redis\n";
 
-    // SIGTERM/SIGINT: stop accepting, say 1001 going away, flush; give up waiting after 10 s.
+    // SIGTERM/SIGINT: stop accepting, say 1001 going away, flush violations, then leave as soon
+    // as every WebSocket has closed (idle keep-alive HTTP connections are not waited for), or
+    // after 10 s at most.
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    boost::asio::steady_timer deadline(ioc);
+    boost::asio::steady_timer drain(ioc);
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::function<void()> wait_drained = [&] {
+      if (gateway.drained() || std::chrono::steady_clock::now() >= give_up) return ioc.stop();
+      drain.expires_after(std::chrono::milliseconds(20));
+      drain.async_wait([&](boost::system::error_code e) {
+        if (!e) wait_drained();
+      });
+    };
     signals.async_wait([&](boost::system::error_code ec, int) {
       if (ec) return;
       std::cerr << "chatdesk-gateway: stopping\n";
       gateway.stop();
-      deadline.expires_after(std::chrono::seconds(10));
-      deadline.async_wait([&](boost::system::error_code e) {
-        if (!e) ioc.stop();
-      });
+      wait_drained();
     });
     ioc.run();
     std::cerr << "chatdesk-gateway: stopped\n";

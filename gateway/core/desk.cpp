@@ -302,7 +302,8 @@ struct Desk::Impl {
     w.shop_name = shop.config->name;
     w.desk_open = open;
     out.send(session, frames::customer_welcome(w));
-    if (!open) out.send(session, frames::notice_offline(std::nullopt));
+    // Fix: say when the desk opens (docs/protocol.md: `opens_at`); it was always null.
+    if (!open) out.send(session, frames::notice_offline(engine.next_opening(shop.config->id, now)));
     shop.queue.push_back(id);
     mark_roster(shop);
     dispatch(shop, now);
@@ -333,7 +334,8 @@ struct Desk::Impl {
     w.desk_open = open;
     w.history = history_span(c);
     out.send(session, frames::customer_welcome(w));
-    if (!open) out.send(session, frames::notice_offline(std::nullopt));
+    // Fix: say when the desk opens (docs/protocol.md: `opens_at`); it was always null.
+    if (!open) out.send(session, frames::notice_offline(engine.next_opening(shop.config->id, now)));
     if (!c.owner.empty()) send_to_agent(shop, c.owner, frames::presence(c.id, true));
   }
 
@@ -440,10 +442,14 @@ struct Desk::Impl {
       }
     }
     // A newcomer sees the roster at once; the others within the roster interval.
-    std::vector<AgentSummary> list;
-    for (const auto& [id, a] : shop->agents)
-      list.push_back({id, presence_name(a.state), a.open.size()});
-    out.send(session, frames::desk(shop->queue.size(), list));
+    // Fix: when the shop's update is due now, the flush that follows this event sends it to every
+    // agent, this one included; sending it here too gave the newcomer the same frame twice.
+    if (now < shop->last_roster + kRosterInterval) {
+      std::vector<AgentSummary> list;
+      for (const auto& [id, a] : shop->agents)
+        list.push_back({id, presence_name(a.state), a.open.size()});
+      out.send(session, frames::desk(shop->queue.size(), list));
+    }
     mark_roster(*shop);
   }
 

@@ -174,8 +174,14 @@ auto parse_frame(std::string_view frame, Handler&& handler)
   auto* obj = value.if_object();
   if (!obj) return ProtocolError{ErrorCode::bad_request, "a frame must be a JSON object", {}};
   auto* type = obj->if_contains("type");
-  if (!type || !type->is_string())
-    return ProtocolError{ErrorCode::bad_request, "missing string field 'type'", {}};
+  if (!type || !type->is_string()) {
+    // Echo client_msg_id here too: docs/protocol.md echoes it whenever the bad frame carried one,
+    // and a frame without a usable type still did (tests/unit/protocol_test.cpp).
+    ProtocolError e{ErrorCode::bad_request, "missing string field 'type'", {}};
+    if (auto* id = obj->if_contains("client_msg_id"); id && id->is_string())
+      e.client_msg_id = std::string(id->get_string());
+    return e;
+  }
   return handler(std::string_view(type->get_string()), *obj);
 }
 

@@ -50,7 +50,8 @@ Gateway::State::State(net::io_context& io, const config::Config& cfg, const Cloc
 }
 
 Gateway::State::~State() {
-  if (writer) writer->stop(std::chrono::steady_clock::now());
+  // Flush what Redis will take within 5 s; whatever is left is counted and logged as dropped.
+  if (writer) writer->stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
 }
 
 void Gateway::State::send(SessionId session, const Frame& frame) {
@@ -138,7 +139,6 @@ void Gateway::State::stop() {
   std::vector<WebSocketSession*> open;
   for (auto& [id, s] : sessions_) open.push_back(s);
   for (auto* s : open) s->close(CloseReason::going_away);
-  if (writer) writer->stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
 }
 
 Gateway::Gateway(net::io_context& ioc, const config::Config& config, const Clock& clock)
@@ -156,8 +156,8 @@ void Gateway::stop() {
   state_->stop();
 }
 
-unsigned short Gateway::port() const {
-  return listener_->port();
-}
+unsigned short Gateway::port() const { return listener_->port(); }
+
+bool Gateway::drained() const { return state_->stopping && state_->open_sessions() == 0; }
 
 }  // namespace chatdesk::gateway

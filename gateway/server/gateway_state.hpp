@@ -66,6 +66,7 @@ struct Gateway::State final : DeskOutput {
   void after_event();
   std::string render_metrics();
   void stop();
+  std::size_t open_sessions() const { return sessions_.size(); }
 
   boost::asio::io_context& ioc;
   const config::Config& config;

@@ -28,6 +28,8 @@ class Gateway {
   void stop();
 
   unsigned short port() const;
+  // After stop(): every WebSocket session has closed. (Violations are flushed on destruction.)
+  bool drained() const;
 
   struct State;
 
