@@ -2,7 +2,9 @@
 // The pure SLA engine: turns timestamped desk events into observations and violations of the shops'
 // service rules (docs/sla.md). No sockets, threads, Redis or Prometheus: the gateway feeds it from
 // its event loop and wakes it at next_deadline() with one timer; tests feed it with a ManualClock.
-// Not thread-safe: one owner thread calls every method.
+// Built for one core: per event a hash lookup and no allocation (conversation and agent records are
+// made once, deadlines sit in one lazily invalidated min-heap).
+// Not thread-safe: one owner thread calls every method, and the sink must not call back into it.
 
 #include <memory>
 #include <optional>
@@ -18,13 +20,17 @@ enum class AgentState { available, away, offline };
 
 class SlaEngine {
  public:
-  // `config` must outlive the engine. Unknown shops in events are ignored.
+  // `config` must outlive the engine. Unknown shops in events are ignored. Throws
+  // std::runtime_error if a shop with shifts names an unknown time zone (start-up only).
   SlaEngine(const config::Config& config, SlaSink& sink);
   ~SlaEngine();
   SlaEngine(const SlaEngine&) = delete;
   SlaEngine& operator=(const SlaEngine&) = delete;
 
   // --- desk events, in time order; `t` is when it happened ---------------------------------
+  // Each event first fires every deadline <= t (as advance(t) would), so a late timer loses
+  // nothing and a reply at exactly a limit is late. Events about unknown conversations (never
+  // arrived, or already ended) are ignored, and so is a second arrival of a known one.
   // A conversation opened in `shop` (customer connected). Clocks start at its first message.
   void customer_arrived(std::string_view conversation, std::string_view shop, TimePoint t);
   void customer_message(std::string_view conversation, std::string_view text, TimePoint t);
@@ -44,20 +50,25 @@ class SlaEngine {
   // All of `from_agent`'s open conversations went to `to_agent` with a note.
   void handed_over(std::string_view shop, std::string_view from_agent, std::string_view to_agent,
                    TimePoint t);
-  // Closed by the owning agent (`by_agent`) or by the customer (then `agent` is the owner or empty).
+  // Closed by the owning agent (`by_agent`) or by the customer (then `agent` is the owner or
+  // empty).
   void closed(std::string_view conversation, std::string_view agent, bool by_agent, TimePoint t);
 
   // --- time ----------------------------------------------------------------------------------
-  // The earliest moment at which advance() has something to fire (or a shift opens/closes).
+  // The earliest moment at which advance() has something to fire, or at which a shift of a shop
+  // with waiting customers opens or closes; nullopt when nothing is pending.
   std::optional<TimePoint> next_deadline() const;
-  // Fires every deadline <= now, in time order.
+  // Fires every deadline <= now, in time order; a violation's ts is its deadline, not `now`.
   void advance(TimePoint now);
 
   // --- live state for gauges and the lead page ----------------------------------------------
   // Conversations of `shop` whose latest customer message is unanswered.
   std::size_t customers_waiting(std::string_view shop) const;
-  // Whether `shop`'s desk is inside a shift at `t`.
+  // Whether `shop`'s desk is inside a shift at `t` (false for an unknown shop).
   bool is_open(std::string_view shop, TimePoint t) const;
+  // `t` if `shop` is open at `t`, else when it next opens (for the customers' desk_offline
+  // notice, `opens_at`); nullopt for an unknown shop.
+  std::optional<TimePoint> next_opening(std::string_view shop, TimePoint t) const;
 
  private:
   struct Impl;
