@@ -51,6 +51,8 @@ struct Desk::Impl {
     std::string note;
     std::optional<TimePoint> waiting_since;  // earliest unanswered customer message
     bool greeted = false;
+    TimePoint arrived_at{};
+    std::optional<TimePoint> first_message_at;
   };
 
   struct Agent {
@@ -70,6 +72,7 @@ struct Desk::Impl {
     std::uint64_t agent_messages = 0;
     TimePoint last_roster{};
     bool roster_dirty = false;
+    std::uint64_t version = 0;  // bumped on every change a lead page may show
   };
 
   enum class Kind { customer, agent };
@@ -129,7 +132,10 @@ struct Desk::Impl {
     if (c.customer_session) out.send(c.customer_session, f);
   }
 
-  void mark_roster(Shop& shop) { shop.roster_dirty = true; }
+  void mark_roster(Shop& shop) {
+    shop.roster_dirty = true;
+    ++shop.version;
+  }
 
   // Sends the roster of every shop whose update is due; called after each event.
   void flush_rosters(TimePoint now) {
@@ -286,6 +292,7 @@ struct Desk::Impl {
       c.customer = "u-" + hex64(random());
     c.resume = hex64(random()) + hex64(random());
     c.customer_session = session;
+    c.arrived_at = now;
     std::string id = c.id;
     conversation_of_customer[customer_key(shop, c.customer)] = id;
     auto& stored = conversations.emplace(id, std::move(c)).first->second;
@@ -336,6 +343,7 @@ struct Desk::Impl {
     out.send(session, frames::customer_welcome(w));
     // Fix: say when the desk opens (docs/protocol.md: `opens_at`); it was always null.
     if (!open) out.send(session, frames::notice_offline(engine.next_opening(shop.config->id, now)));
+    ++shop.version;
     if (!c.owner.empty()) send_to_agent(shop, c.owner, frames::presence(c.id, true));
   }
 
@@ -385,6 +393,8 @@ struct Desk::Impl {
     m.text = std::move(text);
     m.ts = now;
     c.history.push_back(std::move(m));
+    ++c.shop->version;
+    if (from == Party::customer && !c.first_message_at) c.first_message_at = now;
     if (c.history.size() > config.limits.history_limit) c.history.pop_front();
     return c.history.back();
   }
@@ -400,6 +410,7 @@ struct Desk::Impl {
     c->customer_session = 0;
     c->left_at = now;
     grace_ends.emplace(now + c->shop->config->resume_grace, c->id);
+    ++c->shop->version;
     if (!c->owner.empty()) send_to_agent(*c->shop, c->owner, frames::presence(c->id, false));
   }
 
@@ -422,10 +433,9 @@ struct Desk::Impl {
     }
     agent.session = session;
     sessions[session] = Session{Kind::agent, shop, agent.id};
-    out.send(session, frames::agent_welcome(agent.id, *shop->config));
+    out.send(session, frames::agent_welcome(agent.id, *shop->config, presence_name(agent.state)));
     if (!fresh) {
       // The new console takes over where the old one was.
-      out.send(session, frames::status(presence_name(agent.state)));
       for (const auto& id : agent.open) {
         auto* c = find_conversation(id);
         if (!c) continue;
@@ -629,6 +639,37 @@ struct Desk::Impl {
     send_to_agent(*shop, v.agent, frames::sla(v));
   }
 
+  ShopView view(std::string_view shop_id) const {
+    ShopView v;
+    auto it = shops.find(shop_id);
+    if (it == shops.end()) return v;
+    const Shop& shop = it->second;
+    v.shop = shop.config->id;
+    v.queue = shop.queue.size();
+    for (const auto& [id, a] : shop.agents)
+      v.agents.push_back({id, presence_name(a.state), a.open.size()});
+    // Conversations are not indexed by shop: a lead view is built at most once a second.
+    for (const auto& [id, c] : conversations) {
+      if (c.shop != &shop) continue;
+      ConversationView cv;
+      cv.conversation = c.id;
+      cv.agent = c.owner;
+      cv.queued = c.owner.empty();
+      cv.customer_online = c.customer_session != 0;
+      cv.started_at = c.first_message_at.value_or(c.arrived_at);
+      cv.waiting_since = c.waiting_since;
+      cv.greeted = c.greeted;
+      cv.messages = c.seq;
+      v.conversations.push_back(cv);
+    }
+    return v;
+  }
+
+  std::uint64_t version(std::string_view shop_id) const {
+    auto it = shops.find(shop_id);
+    return it == shops.end() ? 0 : it->second.version;
+  }
+
   std::vector<ShopStats> stats() const {
     std::vector<ShopStats> result;
     result.reserve(shops.size());
@@ -691,6 +732,12 @@ void Desk::advance(TimePoint now) {
 }
 std::vector<ShopStats> Desk::stats() const {
   return impl_->stats();
+}
+ShopView Desk::view(std::string_view shop) const {
+  return impl_->view(shop);
+}
+std::uint64_t Desk::version(std::string_view shop) const {
+  return impl_->version(shop);
 }
 
 }  // namespace chatdesk::gateway

@@ -3,6 +3,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <cmath>
 
 namespace chatdesk::gateway {
 namespace json = boost::json;
@@ -50,19 +51,35 @@ Frame customer_welcome(const CustomerWelcome& w) {
   return finish(o);
 }
 
-Frame agent_welcome(std::string_view agent, const config::ShopConfig& shop) {
-  return finish(
-      json::object{{"type", "welcome"},
-                   {"agent", agent},
-                   {"shop", shop.id},
-                   {"shop_name", shop.name},
-                   {"state", "away"},
-                   {"max_concurrent", shop.max_concurrent},
-                   {"sla", json::object{{"greeting_target_ms", shop.sla.greeting_target.count()},
-                                        {"greeting_limit_ms", shop.sla.greeting_limit.count()},
-                                        {"escalate_every_ms", shop.sla.escalate_every.count()},
-                                        {"reply_wait_limit_ms", shop.sla.reply_wait_limit.count()},
-                                        {"typing_min_cpm", shop.sla.typing_min_cpm}}}});
+// The shop's SLA thresholds, for consoles that draw countdowns.
+json::object sla_thresholds(const config::ShopConfig& shop) {
+  double cpm = shop.sla.typing_min_cpm;
+  json::value cpm_value =
+      cpm == std::floor(cpm) ? json::value(static_cast<std::int64_t>(cpm)) : json::value(cpm);
+  return json::object{{"greeting_target_ms", shop.sla.greeting_target.count()},
+                      {"greeting_limit_ms", shop.sla.greeting_limit.count()},
+                      {"escalate_every_ms", shop.sla.escalate_every.count()},
+                      {"reply_wait_limit_ms", shop.sla.reply_wait_limit.count()},
+                      {"typing_min_cpm", std::move(cpm_value)}};
+}
+
+Frame agent_welcome(std::string_view agent, const config::ShopConfig& shop,
+                    std::string_view state) {
+  return finish(json::object{{"type", "welcome"},
+                             {"agent", agent},
+                             {"shop", shop.id},
+                             {"shop_name", shop.name},
+                             {"state", state},
+                             {"max_concurrent", shop.max_concurrent},
+                             {"sla", sla_thresholds(shop)}});
+}
+
+Frame lead_welcome(const config::ShopConfig& shop) {
+  return finish(json::object{{"type", "welcome"},
+                             {"role", "lead"},
+                             {"shop", shop.id},
+                             {"shop_name", shop.name},
+                             {"sla", sla_thresholds(shop)}});
 }
 
 Frame ack(std::string_view client_msg_id, std::string_view id, TimePoint ts) {

@@ -28,6 +28,7 @@ void SlaFanout::on_violation(const monitor::Violation& v) {
   metrics_.on_violation(v);
   if (writer_) writer_->submit(v);
   if (desk_) desk_->notify_violation(v);
+  if (leads_) leads_->notify_violation(v);
 }
 
 Gateway::State::State(net::io_context& io, const config::Config& cfg, const Clock& clk)
@@ -41,8 +42,9 @@ Gateway::State::State(net::io_context& io, const config::Config& cfg, const Cloc
       fanout(metrics_sink, writer.get()),
       engine(cfg, fanout),
       desk(cfg, clk, *this, engine, system_random()),
+      leads(cfg, desk, engine, *this),
       timer_(io) {
-  fanout.attach(desk);
+  fanout.attach(desk, leads);
   if (writer) {
     std::string error;
     if (!writer->start(error)) throw std::runtime_error("redis: " + error);
@@ -62,33 +64,78 @@ void Gateway::State::close(SessionId session, CloseReason reason) {
   if (auto it = sessions_.find(session); it != sessions_.end()) it->second->close(reason);
 }
 
-SessionId Gateway::State::session_opened(WebSocketSession* session, PeerKind kind) {
+namespace {
+
+monitor::ConnectionKind connection_kind(PeerKind kind) {
+  switch (kind) {
+    case PeerKind::customer:
+      return monitor::ConnectionKind::customer;
+    case PeerKind::agent:
+      return monitor::ConnectionKind::agent;
+    case PeerKind::lead:
+      return monitor::ConnectionKind::lead;
+  }
+  return monitor::ConnectionKind::customer;
+}
+
+}  // namespace
+
+SessionId Gateway::State::session_opened(WebSocketSession* session, const Peer& peer) {
   SessionId id = next_session_++;
   sessions_.emplace(id, session);
-  metrics
-      .connections(kind == PeerKind::customer ? monitor::ConnectionKind::customer
-                                              : monitor::ConnectionKind::agent)
-      .Increment();
+  metrics.connections(connection_kind(peer.kind)).Increment();
+  switch (peer.kind) {
+    case PeerKind::customer:
+      desk.customer_connected(id, peer.shop, peer.id, peer.resume);
+      break;
+    case PeerKind::agent:
+      desk.agent_connected(id, peer.shop, peer.id);
+      break;
+    case PeerKind::lead:
+      leads.lead_connected(id, peer.shop, clock.now());
+      break;
+  }
+  after_event();
   return id;
+}
+
+void Gateway::State::session_frame(SessionId id, PeerKind kind, std::string_view frame) {
+  switch (kind) {
+    case PeerKind::customer:
+      desk.customer_frame(id, frame);
+      break;
+    case PeerKind::agent:
+      desk.agent_frame(id, frame);
+      break;
+    case PeerKind::lead:
+      leads.lead_frame(id);
+      break;
+  }
+  after_event();
 }
 
 void Gateway::State::session_closed(SessionId id, PeerKind kind) {
   sessions_.erase(id);
-  metrics
-      .connections(kind == PeerKind::customer ? monitor::ConnectionKind::customer
-                                              : monitor::ConnectionKind::agent)
-      .Decrement();
+  metrics.connections(connection_kind(kind)).Decrement();
   if (stopping) return;
-  if (kind == PeerKind::customer)
-    desk.customer_disconnected(id);
-  else
-    desk.agent_disconnected(id);
+  switch (kind) {
+    case PeerKind::customer:
+      desk.customer_disconnected(id);
+      break;
+    case PeerKind::agent:
+      desk.agent_disconnected(id);
+      break;
+    case PeerKind::lead:
+      leads.lead_disconnected(id);
+      break;
+  }
   after_event();
 }
 
 void Gateway::State::after_event() {
   if (stopping) return;
   auto next = desk.next_deadline();
+  if (auto lead = leads.next_deadline(); lead && (!next || *lead < *next)) next = lead;
   if (!next || (armed_ && *armed_ <= *next)) return;
   armed_ = next;
   // The desk speaks wall-clock time; the timer waits on the steady clock for the same span.
@@ -102,7 +149,9 @@ void Gateway::State::after_event() {
 
 void Gateway::State::on_timer() {
   armed_.reset();
-  desk.advance(clock.now());
+  TimePoint now = clock.now();
+  desk.advance(now);
+  leads.advance(now);
   after_event();
 }
 
@@ -156,8 +205,12 @@ void Gateway::stop() {
   state_->stop();
 }
 
-unsigned short Gateway::port() const { return listener_->port(); }
+unsigned short Gateway::port() const {
+  return listener_->port();
+}
 
-bool Gateway::drained() const { return state_->stopping && state_->open_sessions() == 0; }
+bool Gateway::drained() const {
+  return state_->stopping && state_->open_sessions() == 0;
+}
 
 }  // namespace chatdesk::gateway

@@ -13,6 +13,7 @@
 #include "chatdesk/config/config.hpp"
 #include "chatdesk/gateway/desk.hpp"
 #include "chatdesk/gateway/gateway.hpp"
+#include "chatdesk/gateway/lead_feed.hpp"
 #include "chatdesk/monitor/desk_metrics.hpp"
 #include "chatdesk/monitor/prometheus_sla_sink.hpp"
 #include "chatdesk/monitor/sla_engine.hpp"
@@ -21,14 +22,26 @@
 namespace chatdesk::gateway {
 
 class WebSocketSession;
-enum class PeerKind { customer, agent };
+enum class PeerKind { customer, agent, lead };
 
-// Fans the engine's results out to Prometheus, the Redis writer and the owning agent's console.
+// Who a WebSocket connection is, from its upgrade request.
+struct Peer {
+  PeerKind kind = PeerKind::customer;
+  std::string shop;
+  std::string id;      // agent id, or the customer id asked for (may be empty)
+  std::string resume;  // customer's resume secret (may be empty)
+};
+
+// Fans the engine's results out to Prometheus, the Redis writer, the owning agent's console and
+// the shop's lead pages.
 class SlaFanout final : public monitor::SlaSink {
  public:
   SlaFanout(monitor::SlaSink& metrics, monitor::ViolationWriter* writer)
       : metrics_(metrics), writer_(writer) {}
-  void attach(Desk& desk) { desk_ = &desk; }
+  void attach(Desk& desk, LeadFeed& leads) {
+    desk_ = &desk;
+    leads_ = &leads;
+  }
 
   void on_violation(const monitor::Violation& v) override;
   void on_greeting(std::string_view s, std::string_view a, Duration d) override {
@@ -49,6 +62,7 @@ class SlaFanout final : public monitor::SlaSink {
   monitor::SlaSink& metrics_;
   monitor::ViolationWriter* writer_;
   Desk* desk_ = nullptr;
+  LeadFeed* leads_ = nullptr;
 };
 
 struct Gateway::State final : DeskOutput {
@@ -59,7 +73,9 @@ struct Gateway::State final : DeskOutput {
   void send(SessionId session, const Frame& frame) override;
   void close(SessionId session, CloseReason reason) override;
 
-  SessionId session_opened(WebSocketSession* session, PeerKind kind);
+  // A session's life, reported by WebSocketSession; each routes to the desk or the lead feed.
+  SessionId session_opened(WebSocketSession* session, const Peer& peer);
+  void session_frame(SessionId id, PeerKind kind, std::string_view frame);
   void session_closed(SessionId id, PeerKind kind);
 
   // After anything that may have moved the desk's next deadline: re-arm the timer if needed.
@@ -78,6 +94,7 @@ struct Gateway::State final : DeskOutput {
   SlaFanout fanout;
   monitor::SlaEngine engine;
   Desk desk;
+  LeadFeed leads;
   bool stopping = false;
 
  private:

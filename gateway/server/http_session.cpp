@@ -114,7 +114,7 @@ void HttpSession::upgrade(Request&& req) {
   if (!parsed)
     return respond(text_response(req, http::status::bad_request, "bad request target\n"));
   std::string path = std::string(parsed->path());
-  WebSocketSession::Peer peer;
+  Peer peer;
   if (path == "/ws/customer") {
     peer.kind = PeerKind::customer;
     peer.id = param(*parsed, "customer");
@@ -125,6 +125,8 @@ void HttpSession::upgrade(Request&& req) {
     if (!is_valid_client_id(peer.id))
       return respond(text_response(req, http::status::bad_request,
                                    "agent must be 1-64 characters of [A-Za-z0-9_.:-]\n"));
+  } else if (path == "/ws/lead") {
+    peer.kind = PeerKind::lead;
   } else {
     return respond(text_response(req, http::status::not_found, "no such WebSocket endpoint\n"));
   }

@@ -29,13 +29,8 @@ void WebSocketSession::run(http::request<http::string_body> request) {
 
 void WebSocketSession::on_accept(beast::error_code ec) {
   if (ec) return;
-  id_ = state_->session_opened(this, peer_.kind);
   opened_ = true;
-  if (peer_.kind == PeerKind::customer)
-    state_->desk.customer_connected(id_, peer_.shop, peer_.id, peer_.resume);
-  else
-    state_->desk.agent_connected(id_, peer_.shop, peer_.id);
-  state_->after_event();
+  id_ = state_->session_opened(this, peer_);
   do_read();
 }
 
@@ -52,14 +47,10 @@ void WebSocketSession::on_read(beast::error_code ec, std::size_t) {
   } else {
     auto data = buffer_.cdata();
     std::string_view frame(static_cast<const char*>(data.data()), data.size());
-    if (peer_.kind == PeerKind::customer)
-      state_->desk.customer_frame(id_, frame);
-    else
-      state_->desk.agent_frame(id_, frame);
-    state_->after_event();
+    state_->session_frame(id_, peer_.kind, frame);
   }
   buffer_.consume(buffer_.size());
-  // Idle connections keep no read buffer (docs/design.md).
+  // One large message's buffer is not kept for the rest of the connection.
   if (buffer_.capacity() > 16 * 1024) buffer_ = beast::flat_buffer();
   do_read();
 }

@@ -17,13 +17,6 @@ namespace chatdesk::gateway {
 
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
  public:
-  struct Peer {
-    PeerKind kind = PeerKind::customer;
-    std::string shop;
-    std::string id;      // agent id, or the customer id asked for (may be empty)
-    std::string resume;  // customer's resume secret (may be empty)
-  };
-
   WebSocketSession(boost::beast::tcp_stream&& stream, std::shared_ptr<Gateway::State> state,
                    Peer peer);
   ~WebSocketSession();

@@ -65,8 +65,10 @@ process.on('exit', () => {
 
 // Starts the gateway with one shop `demo` ("Demo shop", Asia/Shanghai), Redis off, serving
 // gateway/web from the source tree. Resolves once GET /healthz answers 200 (at most 10 s).
+// `extraShops`: more shops, each one YAML flow mapping written as an item of `shops:`, e.g.
+// '{id: fast, name: "Fast shop", sla: {greeting_target: 1s, greeting_limit: 2s}}'.
 // Returns { url, port, stop(), log() }.
-export async function startGateway({ healthTimeoutMs = 10000 } = {}) {
+export async function startGateway({ healthTimeoutMs = 10000, extraShops = [] } = {}) {
   if (!fs.existsSync(gatewayBin)) {
     throw new Error(`gateway binary not found: ${gatewayBin} (build chatdesk-gateway, or set CHATDESK_GATEWAY_BIN)`);
   }
@@ -81,6 +83,7 @@ export async function startGateway({ healthTimeoutMs = 10000 } = {}) {
     'redis: {enabled: false}',
     'shops:',
     '  - {id: demo, name: "Demo shop", timezone: Asia/Shanghai}',
+    ...extraShops.map((shop) => `  - ${shop}`),
     '',
   ].join('\n'));
 

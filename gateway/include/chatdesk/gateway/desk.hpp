@@ -38,6 +38,32 @@ struct ShopStats {
   std::uint64_t messages_from_agents = 0;
 };
 
+// A read-only view of one shop for the lead page: timings and states, never chat text or customer
+// ids. Views point into the desk and are valid until its next event.
+struct ConversationView {
+  std::string_view conversation;
+  std::string_view agent;  // empty while queued
+  bool queued = false;
+  bool customer_online = true;
+  std::optional<TimePoint> started_at;     // first customer message, or arrival if none yet
+  std::optional<TimePoint> waiting_since;  // earliest unanswered customer message
+  bool greeted = false;
+  std::size_t messages = 0;
+};
+
+struct AgentView {
+  std::string_view id;
+  std::string_view state;  // available | away
+  std::size_t open = 0;
+};
+
+struct ShopView {
+  std::string_view shop;
+  std::size_t queue = 0;
+  std::vector<AgentView> agents;
+  std::vector<ConversationView> conversations;
+};
+
 class Desk {
  public:
   Desk(const config::Config& config, const Clock& clock, DeskOutput& output,
@@ -70,6 +96,11 @@ class Desk {
   void advance(TimePoint now);
 
   std::vector<ShopStats> stats() const;
+
+  // The lead page's view of `shop` (empty for an unknown shop).
+  ShopView view(std::string_view shop) const;
+  // Changes whenever anything in `shop`'s view may have changed; cheap.
+  std::uint64_t version(std::string_view shop) const;
 
  private:
   struct Impl;

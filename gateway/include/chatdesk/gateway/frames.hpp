@@ -55,7 +55,9 @@ struct AssignedFrame {
 namespace frames {
 
 Frame customer_welcome(const CustomerWelcome& w);
-Frame agent_welcome(std::string_view agent, const config::ShopConfig& shop);
+Frame agent_welcome(std::string_view agent, const config::ShopConfig& shop,
+                    std::string_view state = "away");
+Frame lead_welcome(const config::ShopConfig& shop);
 Frame ack(std::string_view client_msg_id, std::string_view id, TimePoint ts);
 Frame message(std::string_view conversation, const ChatMessage& m);
 Frame typing(std::string_view conversation, Party from, std::optional<bool> start);

@@ -1,0 +1,110 @@
+#include "chatdesk/gateway/lead_feed.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace chatdesk::gateway {
+namespace json = boost::json;
+namespace {
+
+constexpr Duration kSnapshotInterval{1000};
+
+json::value optional_ms(const std::optional<TimePoint>& t) {
+  if (!t) return nullptr;
+  return to_epoch_ms(*t);
+}
+
+Frame snapshot(const config::ShopConfig& shop, const ShopView& view, bool desk_open,
+               TimePoint now) {
+  json::array agents;
+  agents.reserve(view.agents.size());
+  for (const auto& a : view.agents)
+    agents.push_back(json::object{
+        {"id", a.id}, {"state", a.state}, {"open", a.open}, {"max", shop.max_concurrent}});
+  json::array conversations;
+  conversations.reserve(view.conversations.size());
+  for (const auto& c : view.conversations)
+    conversations.push_back(json::object{{"conversation", c.conversation},
+                                         {"agent", c.agent},
+                                         {"state", c.queued ? "queued" : "assigned"},
+                                         {"customer_online", c.customer_online},
+                                         {"started_at", optional_ms(c.started_at)},
+                                         {"waiting_since", optional_ms(c.waiting_since)},
+                                         {"greeted", c.greeted},
+                                         {"messages", c.messages}});
+  json::object o{{"type", "snapshot"},
+                 {"shop", shop.id},
+                 {"ts", to_epoch_ms(now)},
+                 {"desk_open", desk_open},
+                 {"queue", view.queue},
+                 {"agents", std::move(agents)},
+                 {"conversations", std::move(conversations)}};
+  return std::make_shared<const std::string>(json::serialize(o));
+}
+
+}  // namespace
+
+LeadFeed::LeadFeed(const config::Config& config, const Desk& desk, const monitor::SlaEngine& engine,
+                   DeskOutput& output)
+    : config_(config), desk_(desk), engine_(engine), out_(output) {}
+
+void LeadFeed::lead_connected(SessionId session, std::string_view shop, TimePoint now) {
+  const auto* cfg = config_.find_shop(shop);
+  if (!cfg) return;
+  auto& sub = leads_[session];
+  sub.shop = std::string(shop);
+  out_.send(session, frames::lead_welcome(*cfg));
+  send_snapshot(session, sub, now);
+}
+
+void LeadFeed::lead_frame(SessionId session) {
+  out_.send(session, frames::error(ErrorCode::unknown_type, "the lead page is read-only"));
+}
+
+void LeadFeed::lead_disconnected(SessionId session) {
+  leads_.erase(session);
+}
+
+void LeadFeed::notify_violation(const monitor::Violation& v) {
+  Frame frame;
+  for (auto& [session, sub] : leads_) {
+    if (sub.shop != v.shop) continue;
+    if (!frame) {
+      // The agent's `sla` frame plus whose it is: a lead watches the whole shop.
+      json::object o{{"type", "sla"},
+                     {"conversation", v.conversation},
+                     {"agent", v.agent},
+                     {"rule", monitor::to_string(v.rule)},
+                     {"severity", monitor::to_string(v.severity)},
+                     {"level", v.level},
+                     {"elapsed_ms", v.elapsed.count()},
+                     {"target_ms", v.target.count()},
+                     {"detail", v.detail},
+                     {"ts", to_epoch_ms(v.ts)}};
+      frame = std::make_shared<const std::string>(json::serialize(o));
+    }
+    out_.send(session, frame);
+  }
+}
+
+std::optional<TimePoint> LeadFeed::next_deadline() const {
+  if (leads_.empty()) return std::nullopt;
+  return last_tick_ + kSnapshotInterval;
+}
+
+void LeadFeed::advance(TimePoint now) {
+  if (leads_.empty() || now < last_tick_ + kSnapshotInterval) return;
+  last_tick_ = now;
+  for (auto& [session, sub] : leads_)
+    if (desk_.version(sub.shop) != sub.sent_version) send_snapshot(session, sub, now);
+}
+
+void LeadFeed::send_snapshot(SessionId session, Subscription& sub, TimePoint now) {
+  const auto* cfg = config_.find_shop(sub.shop);
+  if (!cfg) return;
+  sub.sent_version = desk_.version(sub.shop);
+  out_.send(session, snapshot(*cfg, desk_.view(sub.shop), engine_.is_open(sub.shop, now), now));
+}
+
+}  // namespace chatdesk::gateway
