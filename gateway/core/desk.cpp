@@ -128,6 +128,16 @@ struct Desk::Impl {
     if (auto* a = find_agent(shop, agent); a && a->session) out.send(a->session, f);
   }
 
+  // Tells a client its frame was refused, and counts it.
+  void reject(SessionId session, const ProtocolError& error) {
+    out.protocol_error(error.code);
+    out.send(session, frames::error(error));
+  }
+  void reject(SessionId session, ErrorCode code, std::string message,
+              std::string_view client_msg_id = {}) {
+    reject(session, ProtocolError{code, std::move(message), std::string(client_msg_id)});
+  }
+
   void send_to_customer(const Conversation& c, const Frame& f) {
     if (c.customer_session) out.send(c.customer_session, f);
   }
@@ -353,16 +363,15 @@ struct Desk::Impl {
     if (it == sessions.end() || it->second.kind != Kind::customer) return nullptr;
     Conversation* c = find_conversation(it->second.id);
     if (!c)
-      out.send(session, frames::error(ErrorCode::conversation_closed, "this conversation has ended",
-                                      client_msg_id ? *client_msg_id : std::string_view{}));
+      reject(session, ErrorCode::conversation_closed, "this conversation has ended",
+             client_msg_id ? *client_msg_id : std::string_view{});
     return c;
   }
 
   void customer_frame(SessionId session, std::string_view frame) {
     if (!sessions.contains(session)) return;
     auto parsed = parse_customer_frame(frame, limits);
-    if (auto* err = std::get_if<ProtocolError>(&parsed))
-      return out.send(session, frames::error(*err));
+    if (auto* err = std::get_if<ProtocolError>(&parsed)) return reject(session, *err);
     auto& command = std::get<CustomerCommand>(parsed);
     TimePoint now = clock.now();
     if (auto* m = std::get_if<CustomerMessage>(&command)) {
@@ -492,8 +501,7 @@ struct Desk::Impl {
   Conversation* owned(AgentContext& ctx, std::string_view id, std::string_view client_msg_id = {}) {
     Conversation* c = find_conversation(id);
     if (c && c->shop == &ctx.shop && c->owner == ctx.agent.id) return c;
-    out.send(ctx.session,
-             frames::error(ErrorCode::not_owner, "conversation is not yours", client_msg_id));
+    reject(ctx.session, ErrorCode::not_owner, "conversation is not yours", client_msg_id);
     return nullptr;
   }
 
@@ -503,8 +511,8 @@ struct Desk::Impl {
     if (target && target != &ctx.agent && target->session &&
         target->state == AgentPresence::available)
       return target;
-    out.send(ctx.session, frames::error(ErrorCode::target_unavailable,
-                                        "the target must be another available agent of this shop"));
+    reject(ctx.session, ErrorCode::target_unavailable,
+           "the target must be another available agent of this shop");
     return nullptr;
   }
 
@@ -515,8 +523,7 @@ struct Desk::Impl {
     Agent* agent = find_agent(shop, it->second.id);
     if (!agent) return;
     auto parsed = parse_agent_frame(frame, limits);
-    if (auto* err = std::get_if<ProtocolError>(&parsed))
-      return out.send(session, frames::error(*err));
+    if (auto* err = std::get_if<ProtocolError>(&parsed)) return reject(session, *err);
     AgentContext ctx{session, shop, *agent, clock.now()};
     std::visit([&](auto& command) { handle(ctx, command); }, std::get<AgentCommand>(parsed));
   }

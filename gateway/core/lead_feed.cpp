@@ -8,7 +8,10 @@ namespace chatdesk::gateway {
 namespace json = boost::json;
 namespace {
 
+// A lead gets at most one snapshot per second, and a change after a quiet spell shows within a
+// quarter of a second.
 constexpr Duration kSnapshotInterval{1000};
+constexpr Duration kCheckInterval{250};
 
 json::value optional_ms(const std::optional<TimePoint>& t) {
   if (!t) return nullptr;
@@ -59,6 +62,7 @@ void LeadFeed::lead_connected(SessionId session, std::string_view shop, TimePoin
 }
 
 void LeadFeed::lead_frame(SessionId session) {
+  out_.protocol_error(ErrorCode::unknown_type);
   out_.send(session, frames::error(ErrorCode::unknown_type, "the lead page is read-only"));
 }
 
@@ -90,20 +94,22 @@ void LeadFeed::notify_violation(const monitor::Violation& v) {
 
 std::optional<TimePoint> LeadFeed::next_deadline() const {
   if (leads_.empty()) return std::nullopt;
-  return last_tick_ + kSnapshotInterval;
+  return last_check_ + kCheckInterval;
 }
 
 void LeadFeed::advance(TimePoint now) {
-  if (leads_.empty() || now < last_tick_ + kSnapshotInterval) return;
-  last_tick_ = now;
+  if (leads_.empty() || now < last_check_ + kCheckInterval) return;
+  last_check_ = now;
   for (auto& [session, sub] : leads_)
-    if (desk_.version(sub.shop) != sub.sent_version) send_snapshot(session, sub, now);
+    if (desk_.version(sub.shop) != sub.sent_version && now >= sub.sent_at + kSnapshotInterval)
+      send_snapshot(session, sub, now);
 }
 
 void LeadFeed::send_snapshot(SessionId session, Subscription& sub, TimePoint now) {
   const auto* cfg = config_.find_shop(sub.shop);
   if (!cfg) return;
   sub.sent_version = desk_.version(sub.shop);
+  sub.sent_at = now;
   out_.send(session, snapshot(*cfg, desk_.view(sub.shop), engine_.is_open(sub.shop, now), now));
 }
 

@@ -60,6 +60,10 @@ void Gateway::State::send(SessionId session, const Frame& frame) {
   if (auto it = sessions_.find(session); it != sessions_.end()) it->second->send(frame);
 }
 
+void Gateway::State::protocol_error(ErrorCode code) {
+  metrics.protocol_error(to_string(code)).Increment();
+}
+
 void Gateway::State::close(SessionId session, CloseReason reason) {
   if (auto it = sessions_.find(session); it != sessions_.end()) it->second->close(reason);
 }

@@ -72,6 +72,7 @@ struct Gateway::State final : DeskOutput {
   // DeskOutput
   void send(SessionId session, const Frame& frame) override;
   void close(SessionId session, CloseReason reason) override;
+  void protocol_error(ErrorCode code) override;
 
   // A session's life, reported by WebSocketSession; each routes to the desk or the lead feed.
   SessionId session_opened(WebSocketSession* session, const Peer& peer);

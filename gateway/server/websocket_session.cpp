@@ -43,6 +43,7 @@ void WebSocketSession::do_read() {
 void WebSocketSession::on_read(beast::error_code ec, std::size_t) {
   if (ec) return;  // closed, timed out or too large: the destructor tells the desk
   if (!ws_.got_text()) {
+    state_->protocol_error(ErrorCode::bad_request);
     send(frames::error(ErrorCode::bad_request, "binary frames are not accepted; send JSON text"));
   } else {
     auto data = buffer_.cdata();

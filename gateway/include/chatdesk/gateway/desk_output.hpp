@@ -20,6 +20,9 @@ class DeskOutput {
   // Closes the session once its queued frames are written. The desk forgets the session first,
   // so the disconnect that follows is ignored.
   virtual void close(SessionId session, CloseReason reason) = 0;
+  // A client's frame was refused with `code` (for the protocol-error metric). The error frame
+  // itself goes through send().
+  virtual void protocol_error(ErrorCode code) { (void)code; }
 };
 
 }  // namespace chatdesk::gateway

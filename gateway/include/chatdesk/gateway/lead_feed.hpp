@@ -37,6 +37,7 @@ class LeadFeed {
   struct Subscription {
     std::string shop;
     std::uint64_t sent_version = 0;
+    TimePoint sent_at{};
   };
 
   void send_snapshot(SessionId session, Subscription& sub, TimePoint now);
@@ -46,7 +47,7 @@ class LeadFeed {
   const monitor::SlaEngine& engine_;
   DeskOutput& out_;
   std::unordered_map<SessionId, Subscription> leads_;
-  TimePoint last_tick_{};
+  TimePoint last_check_{};
 };
 
 }  // namespace chatdesk::gateway
