@@ -16,7 +16,8 @@ namespace {
 void usage(std::ostream& out) {
   out << "usage: chatdesk-gateway [--config FILE] [--check-config]\n"
          "  --config FILE    configuration (default: config/chatdesk.yaml)\n"
-         "  --check-config   validate FILE and exit: 0 when valid, 2 with the error\n";
+         "  --check-config   validate FILE and exit: 0 when valid, 2 with the error\n"
+         "  --list-shops     print the ids of FILE's shops, one a line, and exit\n";
 }
 
 }  // namespace
@@ -24,12 +25,15 @@ void usage(std::ostream& out) {
 int main(int argc, char** argv) {
   std::string config_path = "config/chatdesk.yaml";
   bool check_only = false;
+  bool list_shops = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else if (arg == "--check-config") {
       check_only = true;
+    } else if (arg == "--list-shops") {
+      list_shops = true;
     } else if (arg == "--help" || arg == "-h") {
       usage(std::cout);
       return 0;
@@ -46,6 +50,10 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "chatdesk-gateway: " << e.what() << "\n";
     return 2;
+  }
+  if (list_shops) {
+    for (const auto& shop : config.shops) std::cout << shop.id << "\n";
+    return 0;
   }
   if (check_only) {
     std::cout << config_path << ": ok (" << config.shops.size() << " shop"

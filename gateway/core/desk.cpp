@@ -29,6 +29,15 @@ std::string hex64(std::uint64_t v) {
   return std::string(buf, 16);
 }
 
+// Compares a secret in time that does not depend on where the first difference is.
+bool same_secret(std::string_view expected, std::string_view given) {
+  if (expected.size() != given.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    diff |= static_cast<unsigned char>(expected[i] ^ given[i]);
+  return diff == 0;
+}
+
 std::string_view presence_name(AgentPresence p) {
   return p == AgentPresence::available ? "available" : "away";
 }
@@ -281,7 +290,7 @@ struct Desk::Impl {
       auto it = conversation_of_customer.find(customer_key(*shop, customer));
       if (it != conversation_of_customer.end()) {
         Conversation* c = find_conversation(it->second);
-        if (c && c->resume == resume) return resume_conversation(session, *c, now);
+        if (c && same_secret(c->resume, resume)) return resume_conversation(session, *c, now);
       }
     }
     open_conversation(session, *shop, customer, now);
@@ -300,7 +309,8 @@ struct Desk::Impl {
       c.customer = std::string(wanted_customer);
     else
       c.customer = "u-" + hex64(random());
-    c.resume = hex64(random()) + hex64(random());
+    c.resume = hex64(random());
+    c.resume += hex64(random());
     c.customer_session = session;
     c.arrived_at = now;
     std::string id = c.id;
@@ -602,16 +612,25 @@ struct Desk::Impl {
       if (Conversation* c = find_conversation(id)) c->note = h.note;
     if (!target) {
       requeue_all(ctx.agent, ctx.now, "handover");
-      return dispatch(ctx.shop, ctx.now, ctx.agent.id);
-    }
-    engine.handed_over(ctx.shop.config->id, ctx.agent.id, target->id, ctx.now);
-    auto open = ctx.agent.open;
-    for (const auto& id : open) {
-      if (Conversation* c = find_conversation(id)) {
-        release(*c, "handover");
-        assign(*c, *target, ctx.now);
+    } else {
+      engine.handed_over(ctx.shop.config->id, ctx.agent.id, target->id, ctx.now);
+      auto open = ctx.agent.open;
+      for (const auto& id : open) {
+        if (Conversation* c = find_conversation(id)) {
+          release(*c, "handover");
+          assign(*c, *target, ctx.now);
+        }
       }
     }
+    // A handover ends the sender's shift: it goes away at once, so nothing new is routed to it
+    // between the handover and its next frame (and, owning nothing now, that is no breach).
+    if (ctx.agent.state != AgentPresence::away) {
+      ctx.agent.state = AgentPresence::away;
+      engine.agent_status(ctx.shop.config->id, ctx.agent.id, monitor::AgentState::away, 0, ctx.now);
+    }
+    out.send(ctx.session, frames::status("away"));
+    mark_roster(ctx.shop);
+    dispatch(ctx.shop, ctx.now);
   }
 
   // --- time -----------------------------------------------------------------------------

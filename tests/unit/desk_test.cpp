@@ -955,8 +955,11 @@ TEST_CASE_METHOD(DeskFixture, "handover to an agent moves every open conversatio
   at(100ms);
   desk.agent_frame(alice, handover("bob", "交班：c1 要退款"));
   auto sent = out.take();
+  // The handover signs alice off: she is away at once, owning nothing.
   REQUIRE(summary(sent) == Strings{"alice unassigned", "bob assigned", "c1 assigned",
-                                   "alice unassigned", "bob assigned", "c2 assigned"});
+                                   "alice unassigned", "bob assigned", "c2 assigned",
+                                   "alice status"});
+  CHECK(sent[6].str("state") == "away");
   CHECK(sent[0].str("conversation") == c1.conversation);
   CHECK(sent[0].str("reason") == "handover");
   CHECK(sent[1].str("conversation") == c1.conversation);
@@ -975,18 +978,24 @@ TEST_CASE_METHOD(DeskFixture, "handover to an agent moves every open conversatio
   CHECK(summary(out.take()) == Strings{"bob ack", "c2 message"});
   reply(alice, c2, "hi");
   CHECK(summary(out.take()) == Strings{"alice error"});
-  // The handover was announced: going away afterwards is no breach.
+  // The handover was announced: going away (again) afterwards is no breach.
   desk.agent_frame(alice, status("away"));
   CHECK(summary(out.take()) == Strings{"alice status"});
   CHECK(sla.of(Rule::handover).empty());
 }
 
-TEST_CASE_METHOD(DeskFixture, "handover with nothing open sends nothing", "[desk]") {
+TEST_CASE_METHOD(DeskFixture, "handover with nothing open only signs the sender off", "[desk]") {
   SessionId alice = agent("alice");
-  agent("bob");
+  SessionId bob = agent("bob");
   desk.agent_frame(alice, handover("bob", "n"));
+  auto sent = out.take();
+  REQUIRE(summary(sent) == Strings{"alice status"});
+  CHECK(sent[0].str("state") == "away");
   desk.agent_frame(alice, handover(std::nullopt, "n"));
-  CHECK(out.sent.empty());
+  CHECK(summary(out.take()) == Strings{"alice status"});
+  CHECK(stats("demo").agents_away == 1);
+  CHECK(sla.of(Rule::handover).empty());
+  (void)bob;
 }
 
 TEST_CASE_METHOD(DeskFixture, "handover to null: all back to the front of the queue", "[desk]") {
@@ -998,7 +1007,7 @@ TEST_CASE_METHOD(DeskFixture, "handover to null: all back to the front of the qu
   desk.agent_frame(alice, handover(std::nullopt, "下班了"));
   auto sent = out.take();
   // Taken back newest first, so that the oldest ends up first in line.
-  REQUIRE(summary(sent) == Strings{"alice unassigned", "alice unassigned"});
+  REQUIRE(summary(sent) == Strings{"alice unassigned", "alice unassigned", "alice status"});
   CHECK(sent[0].str("conversation") == c2.conversation);
   CHECK(sent[0].str("reason") == "handover");
   CHECK(sent[1].str("conversation") == c1.conversation);
@@ -1024,22 +1033,21 @@ TEST_CASE_METHOD(DeskFixture, "handover to null: all back to the front of the qu
 }
 
 TEST_CASE_METHOD(DeskFixture,
-                 "after a handover to null, a sender who stays available may pull "
-                 "them back",
+                 "after a handover to null the sender is away, so the next agent gets them",
                  "[desk]") {
   SessionId alice = agent("alice");
   auto c1 = customer("c1");
   desk.agent_frame(alice, handover(std::nullopt));
-  CHECK(summary(out.take()) == Strings{"alice unassigned"});
-  // Only the handover's own routing avoids the sender; the next pull is ordinary, and alice (idle
-  // since her last assignment at t0) has waited longer than bob (available at 10 ms).
+  CHECK(summary(out.take()) == Strings{"alice unassigned", "alice status"});
+  // alice (idle since t0) would win a tie with bob (available at 10 ms), but she is away now.
   at(10ms);
   SessionId bob = connect_agent("bob");
   out.take();
   desk.agent_frame(bob, status("available"));
   auto sent = out.take();
-  REQUIRE(summary(sent) == Strings{"bob status", "alice assigned", "c1 assigned"});
+  REQUIRE(summary(sent) == Strings{"bob status", "bob assigned", "c1 assigned"});
   CHECK(sent[1].str("conversation") == c1.conversation);
+  CHECK(sla.of(Rule::handover).empty());
 }
 
 // --- agents leaving -------------------------------------------------------------------------
