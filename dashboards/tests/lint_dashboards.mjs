@@ -27,15 +27,15 @@
 //
 // Environment: CHATDESK_GATEWAY_BIN (the gateway, for --live), PROMTOOL (default: promtool on PATH).
 
-import { spawn, spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import {
+  httpGet, panelsOf, parseLabelValues, sleep, startGateway, substituteVariables, variableQuery, wsConnect,
+} from './dashboard_queries.mjs';
 import { parseYaml } from './yaml_subset.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -177,15 +177,6 @@ export function selectors(expr) {
     }
   }
   return out;
-}
-
-// The Grafana variables of an expr replaced by values that parse, for promtool.
-function substituteVariables(expr) {
-  return expr
-    .replace(/\$\{?__range(?:_s|_ms)?\}?/g, '1h')
-    .replace(/\$\{?__rate_interval\}?/g, '1m')
-    .replace(/\$\{?__interval(?:_ms)?\}?/g, '1m')
-    .replace(/\$\{[^}]*\}|\$[a-zA-Z_][a-zA-Z0-9_]*/g, '.*');
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -353,7 +344,7 @@ class Lint {
     // Template variables.
     const vars = Object.fromEntries((d.templating?.list ?? []).map((v) => [v.name, v]));
     if (vars.datasource?.type !== 'datasource' || vars.datasource?.query !== 'prometheus') this.error(file, 'needs a "datasource" variable of type datasource, query prometheus');
-    const varQuery = (v) => (typeof v?.query === 'string' ? v.query : v?.query?.query);
+    const varQuery = variableQuery;
     const expectVar = (name, def) => {
       const v = vars[name];
       if (!v || v.type !== 'query') { this.error(file, `needs a query variable "${name}"`); return; }
@@ -365,12 +356,12 @@ class Lint {
     for (const v of d.templating?.list ?? []) {
       const q = varQuery(v);
       if (v.type !== 'query' || !q) continue;
-      const m = q.match(/^label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)$/s);
-      if (!m) { this.checkExpr(`${file} variable ${v.name}`, q); continue; }
-      this.checkExpr(`${file} variable ${v.name}`, m[1]);
-      const sel = selectors(m[1])[0];
+      const lv = parseLabelValues(q);
+      if (!lv) { this.checkExpr(`${file} variable ${v.name}`, q); continue; }
+      this.checkExpr(`${file} variable ${v.name}`, lv.match);
+      const sel = selectors(lv.match)[0];
       const labels = sel && (this.series[sel.name]?.labels ?? (this.recorded.has(sel.name) ? this.recordedLabels(sel.name) : null));
-      if (labels && !Object.prototype.hasOwnProperty.call(labels, m[2])) this.error(`${file} variable ${v.name}`, `${sel.name} has no label ${m[2]}`);
+      if (labels && !Object.prototype.hasOwnProperty.call(labels, lv.label)) this.error(`${file} variable ${v.name}`, `${sel.name} has no label ${lv.label}`);
     }
 
     for (const [i, a] of (d.annotations?.list ?? []).entries()) {
@@ -379,11 +370,7 @@ class Lint {
     }
 
     // Panels (rows hold theirs in "panels" when collapsed).
-    const panels = [];
-    for (const p of d.panels ?? []) {
-      if (p.type === 'row') panels.push(...(p.panels ?? []));
-      else panels.push(p);
-    }
+    const panels = panelsOf(d);
     if (panels.length === 0) this.error(file, 'no panels');
     const ids = new Set();
     const cells = new Map();
@@ -787,68 +774,6 @@ export function compareScrape(exported, scrape) {
   return errs;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-function httpGet(url) {
-  return new Promise((resolve) => {
-    const req = http.get(url, { timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-    });
-    req.on('timeout', () => { req.destroy(); resolve({ status: 0, body: '' }); });
-    req.on('error', () => resolve({ status: 0, body: '' }));
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// A minimal WebSocket client (RFC 6455): handshake, then masked text frames. Enough to act as a
-// customer; server frames are not read.
-function wsConnect(port, pathAndQuery) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    const key = crypto.randomBytes(16).toString('base64');
-    let head = '';
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error('WebSocket handshake timed out')); }, 5000);
-    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
-    sock.on('connect', () => {
-      sock.write(`GET ${pathAndQuery} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-    });
-    const onData = (chunk) => {
-      head += chunk.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      sock.off('data', onData);
-      clearTimeout(timer);
-      if (!/^HTTP\/1\.1 101/.test(head)) { sock.destroy(); reject(new Error(`WebSocket upgrade refused: ${head.split('\r\n')[0]}`)); return; }
-      sock.on('data', () => {}); // drain server frames
-      resolve({
-        send(text) {
-          const payload = Buffer.from(text, 'utf8');
-          if (payload.length > 125) throw new Error('frame too long for this client');
-          const mask = crypto.randomBytes(4);
-          const frame = Buffer.alloc(6 + payload.length);
-          frame[0] = 0x81; // FIN, text
-          frame[1] = 0x80 | payload.length;
-          mask.copy(frame, 2);
-          for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ mask[i % 4];
-          sock.write(frame);
-        },
-        close() { sock.destroy(); },
-      });
-    };
-    sock.on('data', onData);
-  });
-}
-
 async function live() {
   const bin = process.env.CHATDESK_GATEWAY_BIN;
   if (!bin) {
@@ -860,55 +785,21 @@ async function live() {
     return 1;
   }
   const exported = parseExported(fs.readFileSync(path.join(root, 'exported_metrics.txt'), 'utf8'));
-  const port = await freePort();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'chatdesk-metrics-'));
-  const config = path.join(tmp, 'gateway.yaml');
   // Short SLA limits so that a greeting violation (and with it every per-agent family, for agent
   // "none") appears within a second.
-  fs.writeFileSync(config, [
-    '# written by dashboards/tests/lint_dashboards.mjs --live',
-    `listen: {address: 127.0.0.1, port: ${port}}`,
-    'redis: {enabled: false}',
-    'shops:',
-    '  - id: lint',
-    '    name: Lint shop',
-    '    timezone: Asia/Shanghai',
-    '    sla: {greeting_target: 200ms, greeting_limit: 400ms, escalate_every: 400ms}',
-    '',
-  ].join('\n'));
-  let log = '';
-  const child = spawn(bin, ['--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.on('data', (c) => { log += c; });
-  child.stderr.on('data', (c) => { log += c; });
-  let exited = null;
-  child.on('exit', (code, signal) => { exited = { code, signal }; });
-  // Its shutdown is not under test here (and SIGTERM waits for a 10 s flush deadline): a short
-  // grace, then SIGKILL.
-  const stop = async () => {
-    if (exited) return;
-    child.kill('SIGTERM');
-    for (let i = 0; i < 10 && !exited; i++) await sleep(100);
-    if (!exited) child.kill('SIGKILL');
-    for (let i = 0; i < 20 && !exited; i++) await sleep(50);
-  };
-  process.on('exit', () => { if (!exited) child.kill('SIGKILL'); });
+  const gw = await startGateway(bin, {
+    writtenBy: 'dashboards/tests/lint_dashboards.mjs --live',
+    shops: ['{id: lint, name: Lint shop, timezone: Asia/Shanghai, sla: {greeting_target: 200ms, greeting_limit: 400ms, escalate_every: 400ms}}'],
+  });
   let customer = null;
   try {
-    const base = `http://127.0.0.1:${port}`;
-    let healthy = false;
-    for (let i = 0; i < 100 && !exited; i++) {
-      if ((await httpGet(`${base}/healthz`)).status === 200) { healthy = true; break; }
-      await sleep(100);
-    }
-    if (!healthy) throw new Error(`the gateway did not answer /healthz within 10 s${exited ? ` (exited ${JSON.stringify(exited)})` : ''}\n${log}`);
-
-    customer = await wsConnect(port, '/ws/customer?shop=lint');
+    customer = await wsConnect(gw.port, '/ws/customer?shop=lint');
     customer.send(JSON.stringify({ type: 'message', text: 'hello', client_msg_id: 'lint-1' }));
 
     // Wait until every listed family is on /metrics (per-agent ones need the first violation).
     let scrape = null;
     for (let i = 0; i < 100; i++) {
-      const res = await httpGet(`${base}/metrics`);
+      const res = await httpGet(`${gw.base}/metrics`);
       if (res.status === 200) {
         scrape = parseExposition(res.body);
         if (Object.keys(exported).every((f) => scrape.families[f]?.samples > 0)) break;
@@ -925,8 +816,8 @@ async function live() {
     return 0;
   } finally {
     customer?.close();
-    await stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
+    // Its shutdown is not under test here: a short grace, then SIGKILL.
+    await gw.stop({ graceMs: 1000 });
   }
 }
 
