@@ -214,6 +214,12 @@ struct Desk::Impl {
     agent.idle_since = now;
     mark_roster(*c.shop);
     engine.assigned(c.id, agent.id, now);
+    out.send(agent.session, assigned_frame(c, now));
+    send_to_customer(c, frames::assigned_to_customer(c.id, agent.id));
+  }
+
+  // What a (new) owner needs to continue `c`: history, note and the SLA clock's state.
+  Frame assigned_frame(Conversation& c, TimePoint now) {
     AssignedFrame f;
     f.conversation = c.id;
     f.customer = c.customer;
@@ -223,8 +229,7 @@ struct Desk::Impl {
     f.waiting_since = c.waiting_since;
     f.greeted = c.greeted;
     f.customer_online = c.customer_session != 0;
-    out.send(agent.session, frames::assigned_to_agent(f));
-    send_to_customer(c, frames::assigned_to_customer(c.id, agent.id));
+    return frames::assigned_to_agent(f);
   }
 
   // Takes `c` from its owner (who is told why) without assigning it anywhere yet.
@@ -458,16 +463,7 @@ struct Desk::Impl {
       for (const auto& id : agent.open) {
         auto* c = find_conversation(id);
         if (!c) continue;
-        AssignedFrame f;
-        f.conversation = c->id;
-        f.customer = c->customer;
-        f.note = c->note;
-        f.history = history_span(*c);
-        f.ts = now;
-        f.waiting_since = c->waiting_since;
-        f.greeted = c->greeted;
-        f.customer_online = c->customer_session != 0;
-        out.send(session, frames::assigned_to_agent(f));
+        out.send(session, assigned_frame(*c, now));
       }
     }
     // A newcomer sees the roster at once; the others within the roster interval.

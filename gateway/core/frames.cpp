@@ -143,16 +143,18 @@ Frame desk(std::size_t queue, std::span<const AgentSummary> agents) {
   return finish(json::object{{"type", "desk"}, {"queue", queue}, {"agents", std::move(list)}});
 }
 
-Frame sla(const monitor::Violation& v) {
-  return finish(json::object{{"type", "sla"},
-                             {"conversation", v.conversation},
-                             {"rule", monitor::to_string(v.rule)},
-                             {"severity", monitor::to_string(v.severity)},
-                             {"level", v.level},
-                             {"elapsed_ms", v.elapsed.count()},
-                             {"target_ms", v.target.count()},
-                             {"detail", v.detail},
-                             {"ts", to_epoch_ms(v.ts)}});
+Frame sla(const monitor::Violation& v, bool with_agent) {
+  json::object o{{"type", "sla"},
+                 {"conversation", v.conversation},
+                 {"rule", monitor::to_string(v.rule)},
+                 {"severity", monitor::to_string(v.severity)},
+                 {"level", v.level},
+                 {"elapsed_ms", v.elapsed.count()},
+                 {"target_ms", v.target.count()},
+                 {"detail", v.detail},
+                 {"ts", to_epoch_ms(v.ts)}};
+  if (with_agent) o["agent"] = v.agent;
+  return finish(o);
 }
 
 Frame notice_offline(std::optional<TimePoint> opens_at) {

@@ -74,20 +74,8 @@ void LeadFeed::notify_violation(const monitor::Violation& v) {
   Frame frame;
   for (auto& [session, sub] : leads_) {
     if (sub.shop != v.shop) continue;
-    if (!frame) {
-      // The agent's `sla` frame plus whose it is: a lead watches the whole shop.
-      json::object o{{"type", "sla"},
-                     {"conversation", v.conversation},
-                     {"agent", v.agent},
-                     {"rule", monitor::to_string(v.rule)},
-                     {"severity", monitor::to_string(v.severity)},
-                     {"level", v.level},
-                     {"elapsed_ms", v.elapsed.count()},
-                     {"target_ms", v.target.count()},
-                     {"detail", v.detail},
-                     {"ts", to_epoch_ms(v.ts)}};
-      frame = std::make_shared<const std::string>(json::serialize(o));
-    }
+    // The agent's `sla` frame plus whose it is: a lead watches the whole shop.
+    if (!frame) frame = frames::sla(v, true);
     out_.send(session, frame);
   }
 }

@@ -68,7 +68,8 @@ Frame closed(std::string_view conversation, Party by);
 Frame presence(std::string_view conversation, bool customer_online);
 Frame status(std::string_view state);
 Frame desk(std::size_t queue, std::span<const AgentSummary> agents);
-Frame sla(const monitor::Violation& v);
+// The agent console's live violation; `with_agent` adds whose it is (for lead pages).
+Frame sla(const monitor::Violation& v, bool with_agent = false);
 Frame notice_offline(std::optional<TimePoint> opens_at);
 Frame error(ErrorCode code, std::string_view message, std::string_view client_msg_id = {});
 Frame error(const ProtocolError& e);
