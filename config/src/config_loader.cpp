@@ -107,15 +107,57 @@ AuthConfig read_auth(const Field& field) {
   return c;
 }
 
+// Rates and bursts stay well inside what the token bucket's integer arithmetic holds.
+constexpr long long kMaxRate = 1'000'000;
+
+MessageRateConfig read_message_rate(const Field& field) {
+  const Section s(field, {"per_second", "burst"});
+  MessageRateConfig c;
+  const auto rate = [](const Field& f) { return yaml::as_integer(f, 1, kMaxRate); };
+  read_optional(s, "per_second", c.per_second, rate);
+  read_optional(s, "burst", c.burst, rate);
+  return c;
+}
+
 LimitsConfig read_limits(const Field& field) {
   const Section s(field,
-                  {"max_message_bytes", "max_text_chars", "send_queue_limit", "history_limit"});
+                  {"max_message_bytes", "max_text_chars", "send_queue_limit", "history_limit",
+                   "max_connections_per_ip", "message_rate", "handshake_timeout", "idle_timeout"});
   LimitsConfig c;
   read_optional(s, "max_message_bytes", c.max_message_bytes, integer_at_least(1));
   read_optional(s, "max_text_chars", c.max_text_chars, integer_at_least(1));
   read_optional(s, "send_queue_limit", c.send_queue_limit, integer_at_least(1));
   read_optional(s, "history_limit", c.history_limit, integer_at_least(1));
+  read_optional(s, "max_connections_per_ip", c.max_connections_per_ip, integer_at_least(1));
+  if (auto rate = s.get("message_rate")) c.message_rate = read_message_rate(*rate);
+  read_optional(s, "handshake_timeout", c.handshake_timeout, positive_duration);
+  read_optional(s, "idle_timeout", c.idle_timeout, positive_duration);
   return c;
+}
+
+// "scheme://host[:port]" exactly as a browser sends it in the Origin header: http or https, no
+// path, no trailing slash, no user info. Compared byte for byte, so it must be written that way.
+std::vector<std::string> read_allowed_origins(const Field& field) {
+  std::vector<std::string> origins;
+  for (const auto& element : yaml::elements(field)) {
+    std::string origin = yaml::as_nonempty_string(element);
+    std::string_view rest = origin;
+    bool ok = false;
+    for (std::string_view scheme : {"http://", "https://"}) {
+      if (rest.starts_with(scheme)) {
+        rest.remove_prefix(scheme.size());
+        ok = true;
+        break;
+      }
+    }
+    ok = ok && !rest.empty() && rest.find_first_of("/?#@ ") == std::string_view::npos;
+    if (!ok)
+      fail(element.at, "bad origin '" + origin +
+                           "' (use scheme://host[:port] without a path, e.g. "
+                           "http://127.0.0.1:8080)");
+    origins.push_back(std::move(origin));
+  }
+  return origins;
 }
 
 SlaConfig read_sla(const Field& field) {
@@ -219,13 +261,15 @@ std::vector<ShopConfig> read_shops(const Field& field) {
 }
 
 Config read_config(const Field& root) {
-  const Section s(root, {"listen", "web_root", "redis", "auth", "limits", "shops"});
+  const Section s(root,
+                  {"listen", "web_root", "redis", "auth", "limits", "allowed_origins", "shops"});
   Config c;
   if (auto listen = s.get("listen")) c.listen = read_listen(*listen);
   read_optional(s, "web_root", c.web_root, yaml::as_string);
   if (auto redis = s.get("redis")) c.redis = read_redis(*redis);
   if (auto auth = s.get("auth")) c.auth = read_auth(*auth);
   if (auto limits = s.get("limits")) c.limits = read_limits(*limits);
+  if (auto origins = s.get("allowed_origins")) c.allowed_origins = read_allowed_origins(*origins);
   c.shops = read_shops(s.require("shops"));
   return c;
 }

@@ -184,6 +184,19 @@ std::string Gateway::State::render_metrics() {
   return monitor::serialize(metrics.registry());
 }
 
+bool Gateway::State::acquire_connection(const boost::asio::ip::address& address) {
+  std::size_t& open = connections_per_ip_[address.to_string()];
+  if (open >= config.limits.max_connections_per_ip) return false;  // the limit is at least 1
+  ++open;
+  return true;
+}
+
+void Gateway::State::release_connection(const boost::asio::ip::address& address) {
+  auto it = connections_per_ip_.find(address.to_string());
+  if (it == connections_per_ip_.end()) return;
+  if (--it->second == 0) connections_per_ip_.erase(it);
+}
+
 void Gateway::State::stop() {
   if (stopping) return;
   stopping = true;
@@ -201,6 +214,9 @@ Gateway::Gateway(net::io_context& ioc, const config::Config& config, const Clock
 Gateway::~Gateway() = default;
 
 void Gateway::start() {
+  if (state_->config.allowed_origins.empty())
+    std::cerr << "WARNING: allowed_origins is empty: browser pages from any origin may open "
+                 "WebSockets here. List the consoles' origins (docs/security.md).\n";
   listener_->run();
 }
 

@@ -4,6 +4,7 @@
 // shared_ptr. Not thread-safe: everything runs on the gateway's one io_context thread.
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <optional>
@@ -85,6 +86,12 @@ struct Gateway::State final : DeskOutput {
   void stop();
   std::size_t open_sessions() const { return sessions_.size(); }
 
+  // WebSocket connections per remote address (limits.max_connections_per_ip). acquire_connection
+  // counts one more unless the address is at the limit (then false, nothing counted); each true
+  // is matched by one release_connection when that connection ends (ConnectionSlot does it).
+  bool acquire_connection(const boost::asio::ip::address& address);
+  void release_connection(const boost::asio::ip::address& address);
+
   boost::asio::io_context& ioc;
   const config::Config& config;
   const Clock& clock;
@@ -106,6 +113,27 @@ struct Gateway::State final : DeskOutput {
   std::unordered_map<SessionId, WebSocketSession*> sessions_;
   SessionId next_session_ = 1;
   std::uint64_t seen_customer_messages_ = 0;
+  std::unordered_map<std::string, std::size_t> connections_per_ip_;  // address text -> open
+};
+
+// One counted connection of an address; releases it when destroyed. Move-only. Holds the state
+// so that the count outlives no one.
+class ConnectionSlot {
+ public:
+  ConnectionSlot() = default;
+  ConnectionSlot(std::shared_ptr<Gateway::State> state, boost::asio::ip::address address)
+      : state_(std::move(state)), address_(std::move(address)) {}
+  ConnectionSlot(ConnectionSlot&& other) noexcept = default;
+  ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+  ~ConnectionSlot() {
+    if (state_) state_->release_connection(address_);
+  }
+
+ private:
+  std::shared_ptr<Gateway::State> state_;
+  boost::asio::ip::address address_;
 };
 
 }  // namespace chatdesk::gateway

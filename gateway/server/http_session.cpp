@@ -1,5 +1,6 @@
 #include "http_session.hpp"
 
+#include <algorithm>
 #include <boost/beast/websocket.hpp>
 #include <boost/url/parse.hpp>
 
@@ -52,8 +53,8 @@ void HttpSession::do_read() {
   parser_.emplace();
   parser_->header_limit(kMaxHeaderBytes);
   parser_->body_limit(kMaxBodyBytes);
-  // A client gets 30 s to send its request.
-  stream_.expires_after(std::chrono::seconds(30));
+  // A client gets limits.handshake_timeout to send its request.
+  stream_.expires_after(state_->config.limits.handshake_timeout);
   // Read the next request.
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
@@ -110,6 +111,16 @@ void HttpSession::handle(Request&& req) {
 }
 
 void HttpSession::upgrade(Request&& req) {
+  // A browser always sends Origin; a page from a foreign site must not reach the desk with the
+  // visitor's network position. No Origin header: not a browser, nothing to check.
+  const auto& allowed = state_->config.allowed_origins;
+  if (auto origin = req.find(http::field::origin);
+      origin != req.end() && !allowed.empty() &&
+      std::find(allowed.begin(), allowed.end(), origin->value()) == allowed.end()) {
+    auto res = text_response(req, http::status::forbidden, "origin not allowed\n");
+    res.keep_alive(false);
+    return respond(std::move(res));
+  }
   auto parsed = urls::parse_origin_form(req.target());
   if (!parsed)
     return respond(text_response(req, http::status::bad_request, "bad request target\n"));
@@ -137,9 +148,19 @@ void HttpSession::upgrade(Request&& req) {
     return respond(text_response(req, http::status::not_found, "unknown shop\n"));
   if (state_->stopping)
     return respond(text_response(req, http::status::service_unavailable, "stopping\n"));
+  beast::error_code ec;
+  const auto remote = stream_.socket().remote_endpoint(ec);
+  if (ec) return;  // the peer is gone already
+  if (!state_->acquire_connection(remote.address())) {
+    auto res = text_response(req, http::status::too_many_requests,
+                             "too many connections from this address\n");
+    res.keep_alive(false);
+    return respond(std::move(res));
+  }
+  ConnectionSlot slot(state_, remote.address());
   // The WebSocket stream sets its own timeouts.
   stream_.expires_never();
-  std::make_shared<WebSocketSession>(std::move(stream_), state_, std::move(peer))
+  std::make_shared<WebSocketSession>(std::move(stream_), state_, std::move(peer), std::move(slot))
       ->run(std::move(req));
 }
 

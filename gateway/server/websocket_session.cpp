@@ -8,16 +8,27 @@ namespace websocket = beast::websocket;
 namespace http = beast::http;
 
 WebSocketSession::WebSocketSession(beast::tcp_stream&& stream,
-                                   std::shared_ptr<Gateway::State> state, Peer peer)
-    : ws_(std::move(stream)), state_(std::move(state)), peer_(std::move(peer)) {}
+                                   std::shared_ptr<Gateway::State> state, Peer peer,
+                                   ConnectionSlot slot)
+    : ws_(std::move(stream)),
+      state_(std::move(state)),
+      peer_(std::move(peer)),
+      slot_(std::move(slot)),
+      rate_(state_->config.limits.message_rate.per_second, state_->config.limits.message_rate.burst,
+            state_->clock.now()) {}
 
 WebSocketSession::~WebSocketSession() {
   if (opened_) state_->session_closed(id_, peer_.kind);
 }
 
 void WebSocketSession::run(http::request<http::string_body> request) {
-  // Beast's suggested server timeouts: handshake 30 s, idle 300 s with pings.
-  ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  // limits.handshake_timeout for the handshake and the closing handshake; a connection silent
+  // for half of limits.idle_timeout is pinged, and closed when nothing came for all of it.
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = state_->config.limits.handshake_timeout;
+  timeouts.idle_timeout = state_->config.limits.idle_timeout;
+  timeouts.keep_alive_pings = true;
+  ws_.set_option(timeouts);
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, "chatdesk"); }));
   // Refuse an oversized message before buffering more of it (close 1009).
@@ -42,7 +53,16 @@ void WebSocketSession::do_read() {
 
 void WebSocketSession::on_read(beast::error_code ec, std::size_t) {
   if (ec) return;  // closed, timed out or too large: the destructor tells the desk
-  if (!ws_.got_text()) {
+  if (rate_closed_) {
+    // Closing for flooding: nothing more from this client is processed or answered.
+  } else if (auto verdict = rate_.on_frame(state_->clock.now()); verdict != RateVerdict::accept) {
+    state_->protocol_error(ErrorCode::rate_limited);
+    send(frames::error(ErrorCode::rate_limited, "too many frames; slow down"));
+    if (verdict == RateVerdict::close) {
+      rate_closed_ = true;
+      close_with(websocket::close_reason(websocket::close_code::policy_error, "rate limited"));
+    }
+  } else if (!ws_.got_text()) {
     state_->protocol_error(ErrorCode::bad_request);
     send(frames::error(ErrorCode::bad_request, "binary frames are not accepted; send JSON text"));
   } else {
@@ -89,21 +109,24 @@ void WebSocketSession::on_write(beast::error_code ec, std::size_t) {
 }
 
 void WebSocketSession::close(CloseReason reason) {
-  if (closing_) return;
   switch (reason) {
     case CloseReason::normal:
-      closing_ = websocket::close_reason(websocket::close_code::normal);
-      break;
+      return close_with(websocket::close_reason(websocket::close_code::normal));
     case CloseReason::replaced:
-      closing_ = websocket::close_reason(websocket::close_code::policy_error, "replaced");
-      break;
+      return close_with(websocket::close_reason(websocket::close_code::policy_error, "replaced"));
     case CloseReason::going_away:
-      closing_ = websocket::close_reason(websocket::close_code::going_away, "server stopping");
-      break;
+      return close_with(
+          websocket::close_reason(websocket::close_code::going_away, "server stopping"));
     case CloseReason::too_slow:
-      closing_ = websocket::close_reason(websocket::close_code::policy_error, "send queue full");
-      break;
+      return close_with(
+          websocket::close_reason(websocket::close_code::policy_error, "send queue full"));
   }
+}
+
+void WebSocketSession::close_with(websocket::close_reason reason) {
+  if (closing_) return;
+  closing_ = std::move(reason);
+  // Frames queued before the close (e.g. the last error) go out first.
   if (queue_.empty()) do_close();
 }
 

@@ -123,6 +123,12 @@ TEST_CASE("config with only a shop id takes every default", "[config]") {
   CHECK(c.limits.max_text_chars == 5000);
   CHECK(c.limits.send_queue_limit == 1024);
   CHECK(c.limits.history_limit == 500);
+  CHECK(c.limits.max_connections_per_ip == 256);
+  CHECK(c.limits.message_rate.per_second == 20);
+  CHECK(c.limits.message_rate.burst == 40);
+  CHECK(c.limits.handshake_timeout == 10s);
+  CHECK(c.limits.idle_timeout == 300s);
+  CHECK(c.allowed_origins.empty());
 
   REQUIRE(c.shops.size() == 1);
   const ShopConfig& shop = c.shops[0];
@@ -595,6 +601,62 @@ TEST_CASE("limits must be greater than 0", "[config]") {
                Contains("limits." + std::string(key) + " (line 3): must be at least 1, got 0"));
   }
   CHECK(parse("shops: [{id: a}]\nlimits: {history_limit: 1}").limits.history_limit == 1);
+}
+
+TEST_CASE("the hardening limits are read and checked", "[config]") {
+  const Config c = parse(R"(
+limits:
+  max_connections_per_ip: 3
+  message_rate: {per_second: 1, burst: 5}
+  handshake_timeout: 500ms
+  idle_timeout: 2m
+allowed_origins: ["http://127.0.0.1:8080", "https://desk.example.com"]
+shops: [{id: a}]
+)");
+  CHECK(c.limits.max_connections_per_ip == 3);
+  CHECK(c.limits.message_rate.per_second == 1);
+  CHECK(c.limits.message_rate.burst == 5);
+  CHECK(c.limits.handshake_timeout == 500ms);
+  CHECK(c.limits.idle_timeout == 2min);
+  CHECK(c.allowed_origins ==
+        std::vector<std::string>{"http://127.0.0.1:8080", "https://desk.example.com"});
+
+  // Writing one key of message_rate keeps the other's default.
+  const Config only_burst = parse("shops: [{id: a}]\nlimits: {message_rate: {burst: 7}}");
+  CHECK(only_burst.limits.message_rate.per_second == 20);
+  CHECK(only_burst.limits.message_rate.burst == 7);
+  CHECK(parse("shops: [{id: a}]\nallowed_origins: []").allowed_origins.empty());
+
+  CHECK_THAT(error_of("shops: [{id: a}]\nlimits:\n  max_connections_per_ip: 0"),
+             Contains("limits.max_connections_per_ip (line 3): must be at least 1, got 0"));
+  CHECK_THAT(error_of("shops: [{id: a}]\nlimits:\n  message_rate: {per_second: 0}"),
+             Contains("limits.message_rate.per_second (line 3): must be from 1 to 1000000, got 0"));
+  CHECK_THAT(error_of("shops: [{id: a}]\nlimits:\n  message_rate: {burst: -1}"),
+             Contains("limits.message_rate.burst (line 3): must be from 1 to 1000000, got -1"));
+  CHECK_THAT(error_of("shops: [{id: a}]\nlimits:\n  message_rate: {burst: 1000001}"),
+             Contains("limits.message_rate.burst (line 3)"));
+  CHECK_THAT(error_of("shops: [{id: a}]\nlimits:\n  message_rate: {per_second: 2.5}"),
+             Contains("limits.message_rate.per_second (line 3)"));
+  CHECK_THAT(error_of("shops: [{id: a}]\nlimits:\n  message_rate: {rate: 2}"),
+             Contains("limits.message_rate.rate (line 3): unknown key"));
+  CHECK_THAT(error_of("shops: [{id: a}]\nlimits:\n  message_rate: 20"),
+             Contains("limits.message_rate (line 3)"));
+  CHECK_THAT(error_of("shops: [{id: a}]\nlimits:\n  handshake_timeout: 0s"),
+             Contains("limits.handshake_timeout (line 3): must be longer than 0s"));
+  CHECK_THAT(error_of("shops: [{id: a}]\nlimits:\n  idle_timeout: 300"),
+             Contains("limits.idle_timeout (line 3): bad duration '300'"));
+
+  for (const char* bad : {"127.0.0.1:8080", "http://", "http://host/", "http://host/chat",
+                          "ftp://host", "http://user@host", "http://host?x=1"}) {
+    INFO(bad);
+    CHECK_THAT(error_of("shops: [{id: a}]\nallowed_origins:\n  - \"" + std::string(bad) + "\""),
+               Contains("allowed_origins[0] (line 3): bad origin '" + std::string(bad) + "'"));
+  }
+  CHECK_THAT(error_of("shops: [{id: a}]\nallowed_origins: ['']"),
+             Contains("allowed_origins[0] (line 2): must not be empty"));
+  CHECK_THAT(error_of("shops: [{id: a}]\nallowed_origins: http://a"),
+             Contains("allowed_origins (line 2)"));
+  CHECK_THAT(error_of("shops: [{id: a}]\nallowed_origins:"), Contains("allowed_origins (line 2)"));
 }
 
 TEST_CASE("language lists hold non-empty strings", "[config]") {

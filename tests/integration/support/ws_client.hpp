@@ -8,6 +8,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -17,18 +18,50 @@ namespace chatdesk::test {
 
 class WsClient {
  public:
-  // Connects to ws://127.0.0.1:port<target>; throws when the handshake fails (e.g. 404).
-  WsClient(int port, const std::string& target) : ws_(ioc_) {
+  // Connects to ws://127.0.0.1:port<target>; throws when the handshake fails (e.g. 404). A
+  // non-empty `origin` is sent as the Origin header, as a browser would.
+  WsClient(int port, const std::string& target, const std::string& origin = "") : ws_(ioc_) {
     namespace beast = boost::beast;
     auto& socket = beast::get_lowest_layer(ws_);
     socket.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
-    ws_.handshake("127.0.0.1:" + std::to_string(port), target);
+    if (!origin.empty())
+      ws_.set_option(
+          beast::websocket::stream_base::decorator([origin](beast::websocket::request_type& req) {
+            req.set(beast::http::field::origin, origin);
+          }));
+    ws_.handshake(response_, "127.0.0.1:" + std::to_string(port), target);
+  }
+
+  // The HTTP status of the handshake's answer (101 when it was accepted).
+  unsigned handshake_status() const { return response_.result_int(); }
+
+  // Closes the connection normally and waits for the server's close frame (bounded by `timeout`).
+  void close(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    namespace beast = boost::beast;
+    if (closed_) return;
+    bool done = false;
+    ws_.async_close(beast::websocket::close_code::normal, [&](beast::error_code) { done = true; });
+    ioc_.restart();
+    // A read left pending by read() completes (with `closed`) when the close frame arrives.
+    while (!done) {
+      if (ioc_.run_one_for(timeout) == 0) break;
+    }
+    closed_ = true;
   }
 
   void send(const boost::json::object& frame) { send_raw(boost::json::serialize(frame)); }
   void send_raw(const std::string& text) {
     ws_.text(true);
     ws_.write(boost::asio::buffer(text));
+  }
+  // Starts writing `text` as one text message and returns at once; read() drives the write along
+  // with the read. For a message the server refuses before taking all of it (e.g. one over its
+  // size limit): a blocking send() would fail on the broken connection before the server's close
+  // frame could be read. The write's own result is ignored.
+  void send_raw_nowait(std::string text) {
+    auto keep = std::make_shared<std::string>(std::move(text));
+    ws_.text(true);
+    ws_.async_write(boost::asio::buffer(*keep), [keep](boost::beast::error_code, std::size_t) {});
   }
   void send_binary(const std::string& bytes) {
     ws_.binary(true);
@@ -107,6 +140,7 @@ class WsClient {
  private:
   boost::asio::io_context ioc_;
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::response_type response_;
   boost::beast::flat_buffer buffer_;
   bool pending_ = false;
   bool done_ = false;

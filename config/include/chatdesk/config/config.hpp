@@ -19,11 +19,11 @@ struct ListenConfig {
 };
 
 struct RedisConfig {
-  std::string url = "redis://127.0.0.1:6379";   // redis://[:password@]host[:port][/db]
+  std::string url = "redis://127.0.0.1:6379";  // redis://[:password@]host[:port][/db]
   std::string violations_stream = "chatdesk:violations";
-  std::uint64_t maxlen = 1'000'000;              // XADD MAXLEN ~
-  std::size_t spool_size = 100'000;              // violations kept in memory while Redis is away
-  bool enabled = true;                           // false: violations are only counted/logged
+  std::uint64_t maxlen = 1'000'000;  // XADD MAXLEN ~
+  std::size_t spool_size = 100'000;  // violations kept in memory while Redis is away
+  bool enabled = true;               // false: violations are only counted/logged
 };
 
 enum class AuthMode { open, token };
@@ -32,12 +32,24 @@ struct AuthConfig {
   AuthMode mode = AuthMode::open;
 };
 
-// Per-connection protection. The hardening issue adds more; these are what the gateway enforces now.
+// A token bucket per WebSocket connection (docs/security.md): `burst` frames at once, refilled at
+// `per_second`. A frame over the budget is refused (rate_limited); more than `burst` refusals in a
+// row close the connection (1008).
+struct MessageRateConfig {
+  std::uint32_t per_second = 20;
+  std::uint32_t burst = 40;
+};
+
+// Per-connection protection (docs/security.md, "Limits").
 struct LimitsConfig {
   std::size_t max_message_bytes = 64 * 1024;  // a larger WebSocket message is refused (close 1009)
   std::size_t max_text_chars = 5000;          // code points in one chat message
-  std::size_t send_queue_limit = 1024;        // frames queued for one slow client before it is closed
-  std::size_t history_limit = 500;            // messages kept per conversation for a new owner
+  std::size_t send_queue_limit = 1024;  // frames queued for one slow client before it is closed
+  std::size_t history_limit = 500;      // messages kept per conversation for a new owner
+  std::size_t max_connections_per_ip = 256;  // open WebSockets per remote address (HTTP 429 beyond)
+  MessageRateConfig message_rate;
+  Duration handshake_timeout{10'000};  // HTTP request read, and the WebSocket handshake and close
+  Duration idle_timeout{300'000};      // a silent WebSocket is pinged, then closed after this
 };
 
 struct SlaConfig {
@@ -72,20 +84,23 @@ struct Shift {
 struct ShopConfig {
   std::string id;
   std::string name;
-  std::string timezone = "UTC";   // IANA name, checked against tzdata at load
+  std::string timezone = "UTC";  // IANA name, checked against tzdata at load
   std::size_t max_concurrent = 5;
   Duration resume_grace{30'000};
   SlaConfig sla;
   LanguageConfig language;
-  std::vector<Shift> shifts;      // empty: open around the clock
+  std::vector<Shift> shifts;  // empty: open around the clock
 };
 
 struct Config {
   ListenConfig listen;
-  std::string web_root;           // empty: the source tree's gateway/web, fixed at build time
+  std::string web_root;  // empty: the source tree's gateway/web, fixed at build time
   RedisConfig redis;
   AuthConfig auth;
   LimitsConfig limits;
+  // Origins ("http://host:port") a browser's WebSocket upgrade may come from; an upgrade with any
+  // other Origin header gets HTTP 403. Empty: any origin (the gateway warns at start).
+  std::vector<std::string> allowed_origins;
   std::vector<ShopConfig> shops;
 
   const ShopConfig* find_shop(std::string_view id) const {
