@@ -8,6 +8,7 @@
 
 import path from 'node:path';
 import { startGateway, launchBrowser, artifactsDir } from './support/gateway.mjs';
+import { runBrowserTest } from './support/harness.mjs';
 
 const TEST_BUDGET_MS = 55000;  // the whole test, start to finish
 const STEP_MS = 10000;         // any single wait
@@ -282,30 +283,12 @@ async function cleanup() {
   gateway = null;
 }
 
-const watchdog = setTimeout(async () => {
-  console.error(`FAIL: the test took longer than ${TEST_BUDGET_MS / 1000} s (stuck at: ${currentStep})`);
-  console.log('0 passed, 1 failed');
-  const hardStop = setTimeout(() => process.exit(1), 5000);
-  await cleanup();
-  clearTimeout(hardStop);
-  process.exit(1);
-}, TEST_BUDGET_MS);
-
-let failed = false;
-try {
-  await run();
-  log('PASS lead.test.mjs');
-} catch (err) {
-  failed = true;
-  console.error(`FAIL at step "${currentStep}": ${err.message}`);
-  for (const [name, page] of Object.entries(pages)) {
-    await page.screenshot({ path: path.join(artifactsDir(), `failure-lead-${name}.png`), timeout: 5000 }).catch(() => {});
-  }
-  if (pageErrors.length) console.error(`page errors:\n  ${pageErrors.join('\n  ')}`);
-  if (gateway) console.error(`gateway output (last lines):\n${gateway.log().split('\n').slice(-40).join('\n')}`);
-} finally {
-  await cleanup();
-  clearTimeout(watchdog);
-}
-console.log(failed ? '0 passed, 1 failed' : '1 passed, 0 failed');
-process.exit(failed ? 1 : 0);
+await runBrowserTest({
+  name: 'lead.test.mjs',
+  budgetMs: TEST_BUDGET_MS,
+  run,
+  cleanup,
+  log,
+  failurePrefix: 'failure-lead-',
+  state: () => ({ currentStep, pages, pageErrors, gateway }),
+});
