@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   libboost1.81-dev libboost-json1.81-dev libhiredis-dev prometheus-cpp-dev catch2
-  libyaml-cpp-dev libhowardhinnant-date-dev tzdata
+  libyaml-cpp-dev libhowardhinnant-date-dev tzdata libssl-dev
   redis-server prometheus prometheus-alertmanager
   chromium fonts-wqy-microhei nodejs npm
+  clang libclang-rt-14-dev   # scripts/fuzz.sh: clang and its libFuzzer/sanitizer runtimes
 )
 
 missing=()
@@ -33,4 +34,9 @@ fi
 # The browser test's driver (playwright-core drives Debian's /usr/bin/chromium; no browser download).
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   (cd tests/browser && npm ci --no-audit --no-fund)
+fi
+
+# The benchmarks' baseline relay (tools/bench/node-relay: the `ws` package).
+if [ ! -d tools/bench/node-relay/node_modules/ws ]; then
+  (cd tools/bench/node-relay && npm ci --no-audit --no-fund)
 fi

@@ -1,6 +1,7 @@
 #include "chatdesk/config/config_loader.hpp"
 
 #include <date/tz.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -75,7 +76,8 @@ ListenConfig read_listen(const Field& field) {
 }
 
 RedisConfig read_redis(const Field& field) {
-  const Section s(field, {"url", "violations_stream", "maxlen", "spool_size", "enabled"});
+  const Section s(field,
+                  {"url", "violations_stream", "maxlen", "spool_size", "spool_dir", "enabled"});
   RedisConfig c;
   if (auto url = s.get("url")) {
     c.url = yaml::as_string(*url);
@@ -86,23 +88,52 @@ RedisConfig read_redis(const Field& field) {
   read_optional(s, "violations_stream", c.violations_stream, yaml::as_nonempty_string);
   read_optional(s, "maxlen", c.maxlen, integer_at_least(1));
   read_optional(s, "spool_size", c.spool_size, integer_at_least(1));
+  read_optional(s, "spool_dir", c.spool_dir, yaml::as_string);
   read_optional(s, "enabled", c.enabled, yaml::as_bool);
   return c;
 }
 
+// An environment variable name as a POSIX shell can set it, so that `export NAME=...` works.
+bool is_env_name(std::string_view name) {
+  const auto letter = [](char ch) {
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_';
+  };
+  return !name.empty() && name.size() <= 128 && letter(name.front()) &&
+         std::all_of(name.begin(), name.end(),
+                     [&](char ch) { return letter(ch) || (ch >= '0' && ch <= '9'); });
+}
+
+// Token expiry is in whole seconds, and a year keeps now + max_ttl far from any overflow.
+constexpr Duration kMinTokenTtl{1'000};
+constexpr Duration kMaxTokenTtl{365LL * 24 * 3'600'000};
+
 AuthConfig read_auth(const Field& field) {
-  const Section s(field, {"mode"});
+  const Section s(field, {"mode", "secret_env", "max_ttl"});
   AuthConfig c;
   if (auto mode = s.get("mode")) {
     const std::string text = yaml::as_string(*mode);
     if (text == "open") {
       c.mode = AuthMode::open;
     } else if (text == "token") {
-      // Accepting it would let operators believe agents are authenticated when nobody checks.
-      fail(mode->at, "token auth is not implemented yet; use open");
+      c.mode = AuthMode::token;
     } else {
       fail(mode->at, "expected open or token, got '" + text + "'");
     }
+  }
+  // Only the variable's name is read here; the secret is checked when the gateway starts, so that
+  // --check-config works on a machine that does not hold it.
+  if (auto name = s.get("secret_env")) {
+    c.secret_env = yaml::as_string(*name);
+    if (!is_env_name(c.secret_env))
+      // The value is not repeated: it may be a secret pasted where its variable's name belongs.
+      fail(name->at,
+           "not an environment variable name (use letters, digits and _, not starting with a "
+           "digit, e.g. CHATDESK_AUTH_SECRET); the secret itself never goes in this file");
+  }
+  if (auto ttl = s.get("max_ttl")) {
+    c.max_ttl = yaml::as_duration(*ttl);
+    if (c.max_ttl < kMinTokenTtl || c.max_ttl > kMaxTokenTtl)
+      fail(ttl->at, "must be between 1s and 8760h (a year)");
   }
   return c;
 }
@@ -260,9 +291,16 @@ std::vector<ShopConfig> read_shops(const Field& field) {
   return shops;
 }
 
+DiagnosticsConfig read_diagnostics(const Field& field) {
+  const Section s(field, {"echo"});
+  DiagnosticsConfig c;
+  read_optional(s, "echo", c.echo, yaml::as_bool);
+  return c;
+}
+
 Config read_config(const Field& root) {
-  const Section s(root,
-                  {"listen", "web_root", "redis", "auth", "limits", "allowed_origins", "shops"});
+  const Section s(root, {"listen", "web_root", "redis", "auth", "limits", "allowed_origins",
+                         "diagnostics", "shops"});
   Config c;
   if (auto listen = s.get("listen")) c.listen = read_listen(*listen);
   read_optional(s, "web_root", c.web_root, yaml::as_string);
@@ -270,8 +308,64 @@ Config read_config(const Field& root) {
   if (auto auth = s.get("auth")) c.auth = read_auth(*auth);
   if (auto limits = s.get("limits")) c.limits = read_limits(*limits);
   if (auto origins = s.get("allowed_origins")) c.allowed_origins = read_allowed_origins(*origins);
+  if (auto diagnostics = s.get("diagnostics")) c.diagnostics = read_diagnostics(*diagnostics);
   c.shops = read_shops(s.require("shops"));
   return c;
+}
+
+// Debian bookworm's yaml-cpp 0.7 loops forever in LoadAll, allocating all the while, when a ','
+// stands where a document or its root should start ("[a],", "- a\n,"; jbeder/yaml-cpp#1040, found
+// by tests/fuzz/config_fuzz): it reports the same empty document again without consuming the
+// token. So the documents are only counted, by a handler that sees where each one starts, and the
+// first is built with YAML::Load. Used on the parsing thread only.
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;  // where each document begins
+  std::vector<YAML::Mark> roots;   // where its root node begins
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (roots.size() < starts.size()) roots.push_back(mark);
+  }
+};
+
+// Where the root of a second document is, if there is one. Throws a syntax error where the parser
+// stops advancing instead of looping there.
+std::optional<YAML::Mark> second_document(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  while (counter.starts.size() < 3 && parser.HandleNextDocument(counter)) {
+    const auto& starts = counter.starts;
+    if (starts.size() >= 2 && starts.back().pos == starts[starts.size() - 2].pos) {
+      const auto pos = static_cast<std::size_t>(starts.back().pos);
+      const char c = pos < text.size() ? text[pos] : '\0';
+      throw YAML::ParserException(starts.back(), c > ' ' && c < 0x7F
+                                                     ? "unexpected '" + std::string(1, c) + "'"
+                                                     : std::string("unexpected character"));
+    }
+  }
+  if (counter.starts.size() < 2) return std::nullopt;
+  return counter.roots.size() >= 2 ? counter.roots[1] : counter.starts[1];
 }
 
 }  // namespace
@@ -279,10 +373,10 @@ Config read_config(const Field& root) {
 Config parse_config(std::string_view yaml_text, std::string_view source) {
   const std::string prefix = std::string(source) + ": ";
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
-    if (documents.size() > 1)
-      fail(yaml::root_field(documents[1]).at, "only one YAML document is allowed");
-    return read_config(yaml::root_field(documents.empty() ? YAML::Node() : documents.front()));
+    const std::string text(yaml_text);
+    if (const auto second = second_document(text))
+      fail(yaml::Location{"", second->line + 1}, "only one YAML document is allowed");
+    return read_config(yaml::root_field(YAML::Load(text)));
   } catch (const ConfigError& e) {
     throw ConfigError(prefix + e.what());
   } catch (const YAML::Exception& e) {

@@ -48,6 +48,15 @@ std::size_t code_points(std::string_view s) {
       s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
+// At most `max` bytes of the (valid UTF-8) `s`, never cutting a character in two: the result is
+// echoed in an error frame, and a WebSocket text frame that is not UTF-8 makes the browser drop
+// the connection (found by tests/fuzz/protocol_fuzz).
+std::string_view utf8_prefix(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return s;
+  while (max > 0 && (static_cast<unsigned char>(s[max]) & 0xC0) == 0x80) --max;
+  return s.substr(0, max);
+}
+
 // Reads the fields of one parsed frame, remembering the first problem. Checking every field the
 // same way keeps each command's parser a flat list of its fields.
 class FieldReader {
@@ -209,7 +218,7 @@ ParseResult<CustomerCommand> parse_customer_frame(std::string_view frame,
         if (type == "close") return CustomerCommand{CustomerClose{}};
         return ProtocolError{
             ErrorCode::unknown_type,
-            "unknown type '" + std::string(type.substr(0, 32)) + "' for a customer",
+            "unknown type '" + std::string(utf8_prefix(type, 32)) + "' for a customer",
             r.client_msg_id()};
       });
 }
@@ -255,9 +264,10 @@ ParseResult<AgentCommand> parse_agent_frame(std::string_view frame, const ParseL
           h.note = r.note();
           return finish<AgentCommand>(r, std::move(h));
         }
-        return ProtocolError{ErrorCode::unknown_type,
-                             "unknown type '" + std::string(type.substr(0, 32)) + "' for an agent",
-                             r.client_msg_id()};
+        return ProtocolError{
+            ErrorCode::unknown_type,
+            "unknown type '" + std::string(utf8_prefix(type, 32)) + "' for an agent",
+            r.client_msg_id()};
       });
 }
 

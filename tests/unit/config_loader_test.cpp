@@ -1,10 +1,14 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <thread>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "chatdesk/config/config_loader.hpp"
@@ -567,14 +571,49 @@ TEST_CASE("a shift needs a name, a start and an end", "[config]") {
 
 // --- auth, redis, limits, language ----------------------------------------------------------
 
-TEST_CASE("auth.mode is open, and token is refused until implemented", "[config]") {
+TEST_CASE("auth.mode is open or token", "[config]") {
   CHECK(parse("auth: {mode: open}\nshops: [{id: a}]").auth.mode == AuthMode::open);
-  CHECK_THAT(error_of("shops: [{id: a}]\nauth:\n  mode: token"),
-             Contains("auth.mode (line 3): token auth is not implemented yet; use open"));
+  CHECK(parse("shops: [{id: a}]\nauth:\n  mode: token").auth.mode == AuthMode::token);
   CHECK_THAT(error_of("shops: [{id: a}]\nauth: {mode: password}"),
              Contains("auth.mode (line 2): expected open or token, got 'password'"));
   CHECK_THAT(error_of("shops: [{id: a}]\nauth: {mode: [open]}"),
              Contains("auth.mode (line 2): expected a string, got a list"));
+}
+
+TEST_CASE("auth: secret_env and max_ttl have defaults and are checked", "[config]") {
+  const Config defaults = parse("shops: [{id: a}]");
+  CHECK(defaults.auth.mode == AuthMode::open);
+  CHECK(defaults.auth.secret_env == "CHATDESK_AUTH_SECRET");
+  CHECK(defaults.auth.max_ttl == 24h);
+
+  const Config token =
+      parse("auth: {mode: token, secret_env: DESK_SECRET_2, max_ttl: 8h}\nshops: [{id: a}]");
+  CHECK(token.auth.mode == AuthMode::token);
+  CHECK(token.auth.secret_env == "DESK_SECRET_2");
+  CHECK(token.auth.max_ttl == 8h);
+  CHECK(parse("auth: {max_ttl: 1s}\nshops: [{id: a}]").auth.max_ttl == 1s);
+  CHECK(parse("auth: {max_ttl: 8760h}\nshops: [{id: a}]").auth.max_ttl == 8760h);
+  CHECK(parse("auth: {secret_env: _x}\nshops: [{id: a}]").auth.secret_env == "_x");
+
+  for (const char* bad : {"''", "1SECRET", "MY-SECRET", "'MY SECRET'", "'A=B'", "[A]"}) {
+    INFO(bad);
+    CHECK_THAT(error_of(std::string("shops: [{id: a}]\nauth: {secret_env: ") + bad + "}"),
+               Contains("auth.secret_env (line 2): "));
+  }
+  // A secret pasted where the variable's name belongs is not echoed back into logs.
+  const std::string pasted = error_of("shops: [{id: a}]\nauth: {secret_env: 'k9/+Q==s3cr3t'}");
+  CHECK_THAT(pasted, Contains("auth.secret_env (line 2): not an environment variable name"));
+  CHECK(pasted.find("k9/+Q==s3cr3t") == std::string::npos);
+
+  CHECK_THAT(error_of("shops: [{id: a}]\nauth: {max_ttl: 999ms}"),
+             Contains("auth.max_ttl (line 2): must be between 1s and 8760h"));
+  CHECK_THAT(error_of("shops: [{id: a}]\nauth: {max_ttl: 8761h}"),
+             Contains("auth.max_ttl (line 2): must be between 1s and 8760h"));
+  CHECK_THAT(error_of("shops: [{id: a}]\nauth: {max_ttl: 24}"),
+             Contains("auth.max_ttl (line 2): bad duration '24': missing unit"));
+  // The secret itself has no key: it never goes in the file.
+  CHECK_THAT(error_of("shops: [{id: a}]\nauth: {mode: token, secret: abc}"),
+             Contains("auth.secret (line 2): unknown key"));
 }
 
 TEST_CASE("redis settings are checked", "[config]") {
@@ -701,6 +740,50 @@ listen: {port: 1}
 TEST_CASE("one document only", "[config]") {
   CHECK_THAT(error_of("shops: [{id: a}]\n---\nshops: [{id: b}]\n"),
              Contains("top level (line 3): only one YAML document is allowed"));
+}
+
+// Whether parsing `text` ends (with a config or a ConfigError) within `limit`. It runs in a child
+// process, so that a regression to an endless loop fails here instead of hanging CTest while the
+// loop takes all memory.
+bool parse_ends_within(std::string_view text, std::chrono::seconds limit) {
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    try {
+      parse(text);
+    } catch (const ConfigError&) {
+    }
+    _exit(0);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return false;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// Found by tests/fuzz/config_fuzz: yaml-cpp 0.7's LoadAll loops forever, allocating, on a ','
+// where a document starts, so a stray comma hung the gateway's start-up and --check-config.
+TEST_CASE("a stray comma is a syntax error, not an endless loop", "[config]") {
+  for (std::string_view text : {",", "[a],", "- a\n,", "\"x\" ,", "|\n x\n,", ",..L/limits:"}) {
+    INFO("text: " << text);
+    REQUIRE(parse_ends_within(text, 10s));
+  }
+  CHECK_THAT(error_of(","), Equals("test.yaml: syntax error (line 1, column 1): unexpected ','"));
+  CHECK_THAT(error_of("[a],"), Contains("syntax error (line 1, column 4): unexpected ','"));
+  CHECK_THAT(error_of("- id: a\n,\n"), Contains("syntax error (line 2, column 1): unexpected ','"));
+  // After a map, yaml-cpp itself already said what is wrong, and still does.
+  CHECK_THAT(error_of("shops: [{id: a}]\n,"),
+             Contains("syntax error (line 2, column 1): end of map not found"));
+  // A second document after the first is still refused as one.
+  CHECK_THAT(error_of("shops: [{id: a}]\n--- ,"),
+             Contains("top level (line 2): only one YAML document is allowed"));
 }
 
 TEST_CASE("errors name the source", "[config]") {

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "chatdesk/gateway/protocol.hpp"
+#include "chatdesk/monitor/utf8.hpp"
 
 using namespace chatdesk::gateway;
 
@@ -288,6 +289,27 @@ TEST_CASE("unknown type's message does not repeat a long type", "[protocol]") {
   CHECK(e.message.size() < 200);
 }
 
+// Found by tests/fuzz/protocol_fuzz: the type was cut at 32 bytes, splitting a character, and the
+// error frame was no longer UTF-8 (a browser closes the WebSocket on such a text frame).
+TEST_CASE("unknown type's message is cut between characters, never inside one", "[protocol]") {
+  for (const std::string& prefix : {std::string(), std::string("a"), std::string("ab")}) {
+    for (const std::string& ch : {std::string("汉"), std::string("😀")}) {  // 3 and 4 bytes
+      std::string type = prefix;
+      for (int i = 0; i < 12; ++i) type += ch;
+      INFO("type: " << type);
+      const std::string frame = R"({"type":")" + type + R"(","client_msg_id":"m1"})";
+      for (const ProtocolError& e : {customer_error(frame), agent_error(frame)}) {
+        CHECK(e.code == ErrorCode::unknown_type);
+        CHECK(chatdesk::monitor::utf8::is_valid(e.message));
+        CHECK(e.message.find("unknown type '" + prefix) == 0);
+      }
+    }
+  }
+  // A type short enough is repeated whole.
+  CHECK(customer_error(R"({"type":"\u6C49\u6C49"})").message ==
+        "unknown type '汉汉' for a customer");
+}
+
 TEST_CASE("invalid UTF-8 inside a string is refused", "[protocol]") {
   both_refuse("{\"type\":\"message\",\"text\":\"a\xFF\"}", ErrorCode::bad_request);
   // A lone continuation byte, an overlong encoding, a UTF-16 surrogate encoded in UTF-8.
@@ -475,7 +497,7 @@ TEST_CASE("the default limit is 5000 code points", "[protocol]") {
         ErrorCode::too_large);
 }
 
-TEST_CASE("note over the limit is too_large; at the limit it passes", "[protocol]") {
+TEST_CASE("note over the limit is too_large, and at the limit it passes", "[protocol]") {
   const auto l = limits(5);
   CHECK(
       get<AgentTransfer>(

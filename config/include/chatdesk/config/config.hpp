@@ -23,13 +23,21 @@ struct RedisConfig {
   std::string violations_stream = "chatdesk:violations";
   std::uint64_t maxlen = 1'000'000;  // XADD MAXLEN ~
   std::size_t spool_size = 100'000;  // violations kept in memory while Redis is away
-  bool enabled = true;               // false: violations are only counted/logged
+  // Empty: the spool is in memory only. Else a directory where violations not yet in Redis are
+  // also kept on disk, so that a gateway restart (or crash) does not lose them.
+  std::string spool_dir;
+  bool enabled = true;  // false: violations are only counted/logged
 };
 
 enum class AuthMode { open, token };
 
+// How agents and team leads prove who they are (docs/security.md, "Authentication"). The secret
+// itself never sits in the config: only the name of the environment variable that holds it, read
+// when the gateway (or chatdesk-token) starts.
 struct AuthConfig {
   AuthMode mode = AuthMode::open;
+  std::string secret_env = "CHATDESK_AUTH_SECRET";  // variable holding the HMAC secret (token mode)
+  Duration max_ttl{24 * 3'600'000};                 // longest token lifetime chatdesk-token mints
 };
 
 // A token bucket per WebSocket connection (docs/security.md): `burst` frames at once, refilled at
@@ -50,6 +58,13 @@ struct LimitsConfig {
   MessageRateConfig message_rate;
   Duration handshake_timeout{10'000};  // HTTP request read, and the WebSocket handshake and close
   Duration idle_timeout{300'000};      // a silent WebSocket is pinged, then closed after this
+};
+
+// Test endpoints, off in production (docs/conformance.md).
+struct DiagnosticsConfig {
+  // /ws/echo: echoes every text and binary message through the same WebSocket session code and
+  // limits as the chat endpoints, for protocol conformance tools (Autobahn|Testsuite). Off: 404.
+  bool echo = false;
 };
 
 struct SlaConfig {
@@ -101,6 +116,7 @@ struct Config {
   // Origins ("http://host:port") a browser's WebSocket upgrade may come from; an upgrade with any
   // other Origin header gets HTTP 403. Empty: any origin (the gateway warns at start).
   std::vector<std::string> allowed_origins;
+  DiagnosticsConfig diagnostics;
   std::vector<ShopConfig> shops;
 
   const ShopConfig* find_shop(std::string_view id) const {
