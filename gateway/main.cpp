@@ -75,18 +75,24 @@ int main(int argc, char** argv) {
                 << ")\n";
     std::cerr << "  metrics:        " << base << "/metrics\n";
     if (config.auth.mode == chatdesk::config::AuthMode::open)
-      std::cerr << "WARNING: auth.mode is 'open': anyone who reaches this port can sign in as any "
-                   "agent. Use it for local development only.\n";
+      std::cerr << "WARNING: auth.mode is 'open': NO AUTHENTICATION. Anyone who reaches this port "
+                   "can sign in as any agent and watch any shop's lead page. Use it for local "
+                   "development only; set auth.mode: token for anything else (docs/security.md).\n";
+    else
+      std::cerr << "auth.mode is 'token': agents and leads need a token (secret from $"
+                << config.auth.secret_env << "; mint links with chatdesk-token, max_ttl "
+                << config.auth.max_ttl.count() / 1000 << "s)\n";
     if (!config.redis.enabled)
       std::cerr
           << "note: redis.enabled is false: violations are counted but not written to Redis\n";
 
-    // SIGTERM/SIGINT: stop accepting, say 1001 going away, flush violations, then leave as soon
-    // as every WebSocket has closed (idle keep-alive HTTP connections are not waited for), or
-    // after 10 s at most.
+    // SIGTERM/SIGINT: stop accepting, say 1001 going away, then leave as soon as every WebSocket
+    // has closed (idle keep-alive HTTP connections are not waited for), or 10 s after the signal
+    // at most; then ~Gateway flushes violations to Redis for up to 5 s more (with redis.spool_dir,
+    // what Redis does not take is kept on disk instead: docs/operations.md).
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
     boost::asio::steady_timer drain(ioc);
-    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::chrono::steady_clock::time_point give_up{};
     std::function<void()> wait_drained = [&] {
       if (gateway.drained() || std::chrono::steady_clock::now() >= give_up) return ioc.stop();
       drain.expires_after(std::chrono::milliseconds(20));
@@ -97,6 +103,7 @@ int main(int argc, char** argv) {
     signals.async_wait([&](boost::system::error_code ec, int) {
       if (ec) return;
       std::cerr << "chatdesk-gateway: stopping\n";
+      give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
       gateway.stop();
       wait_drained();
     });

@@ -4,10 +4,11 @@
 
 import {
   el, codePoints, truncateCodePoints, oneLine, formatClock, formatDuration, newId, wsUrl,
-  ServerClock, Connection, toast,
+  ServerClock, Connection, toast, takeToken, forgetToken, tokenClaims, authRefusal,
 } from '/static/common.js';
 
 const LOGIN_KEY = 'chatdesk.agent.login';
+const TOKEN_KEY = 'chatdesk.agent.token';  // sessionStorage: this tab's sign-in token (takeToken)
 const AGENT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const TYPING_VISIBLE_MS = 3000;
 const REPLY_WARN_MS = 5000;  // the reply countdown turns amber in its last 5 s
@@ -51,6 +52,7 @@ const state = {
 };
 const clock = new ServerClock();
 let connection = null;
+let token = '';  // auth.mode token: sent on every (re)connect; '' in open mode
 
 // ---------------------------------------------------------------------------------------------
 // Sign-in
@@ -84,7 +86,7 @@ function signIn(shop, agent) {
   ui.meAvatar.textContent = initials(agent);
   renderStatus();
   connection = new Connection({
-    url: () => wsUrl('/ws/agent', { shop: state.shop, agent: state.agent }),
+    url: () => wsUrl('/ws/agent', { shop: state.shop, agent: state.agent, token }),
     onFrame: handleFrame,
     onState: renderConnection,
     onDrop: handleDrop,
@@ -95,6 +97,9 @@ function signIn(shop, agent) {
 function signOut() {
   connection?.stop();
   connection = null;
+  // Signing out forgets this tab's token: whoever uses the browser next needs their own link.
+  token = '';
+  forgetToken(TOKEN_KEY);
   resetDesk();
   showLogin();
 }
@@ -140,6 +145,8 @@ function handleDrop(ev, wasOpen) {
     showLogin('You signed in as this agent somewhere else, so this window was disconnected.');
     return;
   }
+  // Refused before it opened: maybe by token auth, which only the gateway can say (authRefusal).
+  if (!wasOpen) explainRefusal(connection);
   if (!state.everWelcomed && !wasOpen) {
     connection.stop();
     showLogin(`Could not connect to shop “${state.shop}” as “${state.agent}”. Check the shop ID, or try again later.`);
@@ -151,6 +158,16 @@ function handleDrop(ev, wasOpen) {
   state.pending.clear();
   state.welcomed = false;
   if (state.selected) renderMessages();
+}
+
+// Stops reconnecting and says so when the gateway refuses this agent's token (expired, another
+// shop or agent): retrying would fail forever.
+async function explainRefusal(conn) {
+  const refusal = await authRefusal({ role: 'agent', shop: state.shop, agent: state.agent, token });
+  if (!refusal || connection !== conn) return;
+  conn.stop();
+  resetDesk();
+  showLogin(refusal);
 }
 
 function send(frame) {
@@ -844,11 +861,17 @@ document.addEventListener('visibilitychange', () => {
 });
 
 // Start: `?shop=&agent=` signs in at once; otherwise the form, pre-filled from the last sign-in.
+// A link with `&token=` (chatdesk-token) signs in with it; shop and agent default to the token's.
 {
+  token = takeToken(TOKEN_KEY);
+  const claims = tokenClaims(token);
+  const fromToken = claims && claims.role === 'agent' ? claims : {};
   const params = new URLSearchParams(location.search);
+  const shop = params.get('shop') || (typeof fromToken.shop === 'string' ? fromToken.shop : '');
+  const agent = params.get('agent') || (typeof fromToken.sub === 'string' ? fromToken.sub : '');
   const saved = readLogin();
-  ui.loginShop.value = params.get('shop') || saved.shop || '';
-  ui.loginAgent.value = params.get('agent') || saved.agent || '';
-  if (params.get('shop') && params.get('agent')) signIn(params.get('shop'), params.get('agent'));
+  ui.loginShop.value = shop || saved.shop || '';
+  ui.loginAgent.value = agent || saved.agent || '';
+  if (shop && agent) signIn(shop, agent);
   else showLogin();
 }

@@ -1,6 +1,7 @@
-// Shared helpers of the chatdesk consoles (agent.js, chat.js): DOM building without innerHTML,
-// code-point text helpers, time formatting, a server clock estimate and a WebSocket that
-// reconnects with backoff. Plain ES module, no dependencies.
+// Shared helpers of the chatdesk consoles (agent.js, chat.js, lead.js): DOM building without
+// innerHTML, code-point text helpers, time formatting, a server clock estimate, a WebSocket that
+// reconnects with backoff, and the token sign-in of agents and leads. Plain ES module, no
+// dependencies.
 
 // Creates an element. `attrs`: class, text (textContent), dataset, on<event> handlers, and any
 // other attribute. Children may be nodes or strings (added as text nodes, never parsed as HTML).
@@ -67,6 +68,66 @@ export function wsUrl(path, params) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, value);
   }
   return url.toString();
+}
+
+// Token sign-in (auth.mode: token; docs/security.md, "Authentication"). A console opened from a
+// link with ?token= keeps the token in sessionStorage (this tab only, gone when it closes) and
+// takes it out of the address bar, so it is not bookmarked, shared in a screenshot or kept in the
+// history. Returns the token of this tab ('' when there is none).
+export function takeToken(storageKey) {
+  const url = new URL(location.href);
+  const fromUrl = url.searchParams.get('token');
+  if (fromUrl) {
+    try { sessionStorage.setItem(storageKey, fromUrl); } catch { /* storage off: this load only */ }
+    url.searchParams.delete('token');
+    history.replaceState(history.state, '', url);
+    return fromUrl;
+  }
+  try { return sessionStorage.getItem(storageKey) || ''; } catch { return ''; }
+}
+
+export function forgetToken(storageKey) {
+  try { sessionStorage.removeItem(storageKey); } catch { /* nothing stored */ }
+}
+
+// The claims of a token ({ sub, shop, role, exp }), read to pre-fill the page: not verified (the
+// gateway does that). null when it is not a v1 token.
+export function tokenClaims(token) {
+  const parts = typeof token === 'string' ? token.split('.') : [];
+  if (parts.length !== 3 || parts[0] !== 'v1') return null;
+  try {
+    const b64 = parts[1].replace(/-/g, '+').replace(/_/g, '/');
+    const bytes = Uint8Array.from(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    return claims && typeof claims === 'object' ? claims : null;
+  } catch {
+    return null;
+  }
+}
+
+export const SIGNED_OUT_MESSAGE = 'Not signed in or token expired — ask your lead for a new link.';
+
+// A browser cannot read the status of a refused WebSocket upgrade, so after a connection failed
+// the consoles ask GET /auth/check whether the gateway refuses this token (401/403). Returns the
+// message to show when it does; null when it does not, or when the gateway cannot be reached
+// (then reconnecting is right). The token travels in a header here, not in the URL.
+export async function authRefusal({ role, shop, agent = '', token = '' }) {
+  const url = new URL('/auth/check', location.href);
+  url.searchParams.set('role', role);
+  url.searchParams.set('shop', shop);
+  if (agent) url.searchParams.set('agent', agent);
+  try {
+    const res = await fetch(url, {
+      cache: 'no-store',
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(3000),
+    });
+    if (res.status !== 401 && res.status !== 403) return null;
+    const reason = (await res.text()).trim();
+    return reason ? `${SIGNED_OUT_MESSAGE} (${reason})` : SIGNED_OUT_MESSAGE;
+  } catch {
+    return null;
+  }
 }
 
 // Estimates the server clock from live frames so SLA countdowns start at the server's ts even if

@@ -5,9 +5,12 @@
 // timings, never chat text: nothing here renders message content, and all text goes through
 // textContent (el() in common.js).
 
-import { el, formatDuration, wsUrl, ServerClock, Connection } from '/static/common.js';
+import {
+  el, formatDuration, wsUrl, ServerClock, Connection, takeToken, tokenClaims, authRefusal,
+} from '/static/common.js';
 
 const SHOP_KEY = 'chatdesk.lead.shop';
+const TOKEN_KEY = 'chatdesk.lead.token';  // sessionStorage: this tab's sign-in token (takeToken)
 const MAX_VIOLATIONS = 50;
 const REPLY_WARN_MS = 5000;  // like the agent console: the reply timer turns amber in its last 5 s
 const TICK_MS = 250;
@@ -44,6 +47,7 @@ const state = {
   violations: [],        // newest first, at most MAX_VIOLATIONS
 };
 const clock = new ServerClock();
+let token = '';               // auth.mode token: sent on every (re)connect; '' in open mode
 const rows = new Map();       // conversation -> { tr, parts } of the waiting table, reused across snapshots
 let connection = null;
 
@@ -91,7 +95,7 @@ function openShop(shop) {
   renderAll();
   renderViolations();
   connection = new Connection({
-    url: () => wsUrl('/ws/lead', { shop: state.shop }),
+    url: () => wsUrl('/ws/lead', { shop: state.shop, token }),
     onFrame: handleFrame,
     onState: renderConnection,
     onDrop: handleDrop,
@@ -125,7 +129,16 @@ function renderConnection(connState, info) {
 
 function handleDrop(ev, wasOpen) {
   state.welcomed = false;
-  if (!state.everWelcomed && !wasOpen) checkShopRefused(connection);
+  if (!wasOpen) checkRefused(connection, !state.everWelcomed);
+}
+
+// A connection failed before it opened. Token auth refusing this page (expired, another shop)
+// ends the retries with a message; otherwise a first failure may be an unknown shop.
+async function checkRefused(conn, first) {
+  const refusal = await authRefusal({ role: 'lead', shop: state.shop, token });
+  if (connection !== conn) return;
+  if (refusal) return askForShop(refusal);
+  if (first) checkShopRefused(conn);
 }
 
 // The first connection failed. A browser cannot tell a refused upgrade (an unknown shop: 404)
@@ -552,8 +565,13 @@ function formatTime(ts) {
 
 setInterval(tick, TICK_MS);
 
+// A link with `&token=` (chatdesk-token --role lead) signs in with it; the shop defaults to the
+// token's.
 {
-  const shop = new URLSearchParams(location.search).get('shop');
+  token = takeToken(TOKEN_KEY);
+  const claims = tokenClaims(token);
+  const fromToken = claims && claims.role === 'lead' && typeof claims.shop === 'string' ? claims.shop : '';
+  const shop = new URLSearchParams(location.search).get('shop') || fromToken;
   if (shop && shop.trim()) openShop(shop);
   else askForShop();
 }

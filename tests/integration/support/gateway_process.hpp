@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/redis_server.hpp"
 
@@ -46,13 +47,31 @@ inline std::pair<int, std::string> http_get(int port, const std::string& target)
   return {static_cast<int>(res.result_int()), res.body()};
 }
 
+// This process's environment with `changes` applied: "NAME=value" sets NAME, "NAME" removes it.
+inline std::vector<std::string> child_environment(const std::vector<std::string>& changes) {
+  const auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    bool changed = false;
+    for (const auto& c : changes) changed = changed || name_of(c) == name_of(entry);
+    if (!changed) env.push_back(entry);
+  }
+  for (const auto& c : changes)
+    if (c.find('=') != std::string::npos) env.push_back(c);
+  return env;
+}
+
 class GatewayProcess {
  public:
   // `shops_yaml` is the `shops:` list (YAML lines, each starting with "  - " or deeper); `extra`
   // more top-level YAML (e.g. a redis: section). Redis is disabled unless `extra` enables it.
+  // `env`: "NAME=value" entries set (or replaced) in the gateway's environment, which is
+  // otherwise the test's own; a bare "NAME" removes NAME.
   explicit GatewayProcess(const std::string& shops_yaml,
-                          const std::string& extra = "redis: {enabled: false}\n")
-      : port_(free_loopback_port()) {
+                          const std::string& extra = "redis: {enabled: false}\n",
+                          std::vector<std::string> env = {})
+      : port_(free_loopback_port()), env_(std::move(env)) {
     dir_ = std::filesystem::temp_directory_path() /
            ("chatdesk-gw-" + std::to_string(::getpid()) + "-" + std::to_string(port_));
     std::filesystem::create_directories(dir_);
@@ -79,7 +98,11 @@ class GatewayProcess {
                                      0644);
     std::string bin = CHATDESK_GATEWAY_BIN;
     std::vector<char*> argv{bin.data(), const_cast<char*>("--config"), config_.data(), nullptr};
-    int rc = posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv.data(), environ);
+    std::vector<std::string> env = child_environment(env_);
+    std::vector<char*> envp;
+    for (auto& entry : env) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    int rc = posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) throw std::runtime_error("cannot start " + bin);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -114,7 +137,35 @@ class GatewayProcess {
     return exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
+  // Sends `sig` and returns at once; wait_exit() collects the process. start() may follow, on the
+  // same port and config (a restarted gateway).
+  void signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+
+  // Waits for the process to end, at most `patience`: its exit status, 128 + the signal that ended
+  // it, or -1 when it was still running and had to be killed.
+  int wait_exit(std::chrono::milliseconds patience) {
+    if (pid_ <= 0) return exit_status_;
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    int status = 0;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        return exit_status_ = -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    pid_ = -1;
+    return exit_status_ = WIFEXITED(status)     ? WEXITSTATUS(status)
+                          : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                                : -1;
+  }
+
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }  // -1 once stopped
   std::string log() const {
     std::ifstream in(log_);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -127,6 +178,7 @@ class GatewayProcess {
   std::string log_;
   pid_t pid_ = -1;
   int exit_status_ = 0;
+  std::vector<std::string> env_;
 };
 
 }  // namespace chatdesk::test
