@@ -172,7 +172,8 @@ struct Later {
 }  // namespace
 
 struct SlaEngine::Impl {
-  Impl(const config::Config& c, SlaSink& s) : sink(s) {
+  Impl(const config::Config& c, SlaSink& s, std::string_view run_id) : sink(s) {
+    if (!run_id.empty()) agent_sequence_prefix.append(run_id).append("-");
     shops.reserve(c.shops.size());
     for (const auto& shop : c.shops) {
       if (shop_index.contains(shop.id)) continue;
@@ -193,6 +194,7 @@ struct SlaEngine::Impl {
   // surfaces, so each conversation keeps about one entry however often its clock moves.
   std::vector<Entry> heap;
   std::uint64_t agent_violations = 0;  // sequence in agent-level violation ids
+  std::string agent_sequence_prefix;   // "<run id>-", or empty
   Violation scratch;                   // reused so that emitting does not allocate
 
   // --- lookups --------------------------------------------------------------------------------
@@ -365,13 +367,14 @@ struct SlaEngine::Impl {
     v.id.append(v.conversation).append(":").append(to_string(rule)).append(":");
   }
 
-  // "<shop>:<agent>:<rule>:<ts ms>:<seq>": the sequence keeps ids unique within this engine, the
-  // timestamp keeps them unique across restarts of the gateway (the sequence starts again).
+  // "<shop>:<agent>:<rule>:<ts ms>:[<run>-]<seq>": the sequence keeps ids unique within this
+  // engine; the run id across restarts of the gateway (the sequence starts again), where the
+  // timestamp alone would not do if the wall clock stepped back.
   void agent_id(Violation& v, Rule rule) {
     v.id.append(v.shop).append(":").append(v.agent).append(":").append(to_string(rule));
     v.id.append(":");
     append_number(v.id, static_cast<std::uint64_t>(to_epoch_ms(v.ts)));
-    v.id.append(":");
+    v.id.append(":").append(agent_sequence_prefix);
     append_number(v.id, ++agent_violations);
   }
 
@@ -675,8 +678,8 @@ struct SlaEngine::Impl {
   }
 };
 
-SlaEngine::SlaEngine(const config::Config& config, SlaSink& sink)
-    : impl_(std::make_unique<Impl>(config, sink)) {}
+SlaEngine::SlaEngine(const config::Config& config, SlaSink& sink, std::string_view run_id)
+    : impl_(std::make_unique<Impl>(config, sink, run_id)) {}
 
 SlaEngine::~SlaEngine() = default;
 

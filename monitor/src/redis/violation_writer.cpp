@@ -105,6 +105,11 @@ struct ViolationWriter::Session {
   std::size_t in_doubt = 0;   // pending's first in_doubt were sent without an answer
   std::chrono::milliseconds backoff{0};
   bool reported_down = false;  // logged that Redis is unreachable; log again once it is back
+  // The spool file mirrors `pending` (plus `journal_dead` acknowledged violations not yet
+  // compacted away) while journal_ok; after an I/O error it is repaired at the next compaction.
+  bool journal_ok = false;
+  std::size_t journal_dead = 0;
+  Clock::time_point journal_retry{};
 };
 
 ViolationWriter::ViolationWriter(const config::RedisConfig& config, ViolationWriterOptions options)
@@ -121,12 +126,37 @@ bool ViolationWriter::start(std::string& error) {
     error = "redis.url is not redis://[[user]:password@]host[:port][/db]";
     return false;
   }
-  std::lock_guard lock(mutex_);
-  if (running_ || exited_) {
-    error = "violation writer already started";
-    return false;
+  {
+    std::lock_guard lock(mutex_);
+    if (running_ || exited_) {
+      error = "violation writer already started";
+      return false;
+    }
   }
+  if (!config_.spool_dir.empty() && !spool_) {
+    // Read before the gateway serves anyone, so what an earlier run left is written first.
+    auto spool = std::make_unique<ViolationSpool>();
+    ViolationSpool::Recovered found;
+    if (!spool->open(config_.spool_dir, config_.spool_size, found, error)) {
+      error = "redis.spool_dir: " + error;
+      return false;
+    }
+    if (!found.violations.empty() || found.bad_lines > 0 || found.over_limit > 0)
+      std::fprintf(stderr,
+                   "chatdesk: violation writer: %zu violation(s) not yet in Redis recovered from "
+                   "%s (written first); %zu damaged line(s) skipped; %zu beyond spool_size "
+                   "dropped\n",
+                   found.violations.size(), spool->path().c_str(), found.bad_lines,
+                   found.over_limit);
+    stats_.recovered.store(found.violations.size(), std::memory_order_relaxed);
+    stats_.dropped.fetch_add(found.over_limit, std::memory_order_relaxed);
+    recovered_ = std::move(found.violations);
+    spool_ = std::move(spool);
+  }
+  std::lock_guard lock(mutex_);
   endpoint_ = std::move(*endpoint);
+  spooled_ = recovered_.size();
+  stats_.spooled.store(spooled_, std::memory_order_relaxed);
   try {
     thread_ = std::thread([this] { run(); });
   } catch (const std::exception& e) {
@@ -211,20 +241,28 @@ std::size_t ViolationWriter::stop(Clock::time_point deadline) {
   thread_.join();
 
   std::size_t left;
+  std::size_t persisted;
   {
     std::lock_guard lock(mutex_);
     running_ = false;
-    left = spooled_;
+    persisted = persisted_;
+    left = spooled_ - std::min(spooled_, persisted);
     spooled_ = 0;
     incoming_.clear();
     stats_.spooled.store(0, std::memory_order_relaxed);
     stats_.dropped.fetch_add(left, std::memory_order_relaxed);
+    stats_.persisted.store(persisted, std::memory_order_relaxed);
   }
   if (left > 0)
     std::fprintf(stderr,
                  "chatdesk: violation writer: %zu violation(s) not written to Redis before the "
                  "shutdown deadline; dropped\n",
                  left);
+  if (persisted > 0)
+    std::fprintf(stderr,
+                 "chatdesk: violation writer: %zu violation(s) not yet in Redis kept in %s; the "
+                 "next start writes them first\n",
+                 persisted, spool_->path().c_str());
   return left;
 }
 
@@ -238,6 +276,14 @@ void ViolationWriter::run() {
 
   Session s;
   s.backoff = options_.backoff_initial;
+  if (spool_) {
+    // What an earlier run left may have landed just before it died: check before sending.
+    s.pending = std::move(recovered_);
+    s.in_doubt = s.pending.size();
+    // Compacts the file, and cuts off a torn last line before anything is appended after it.
+    s.journal_ok = true;
+    if (!spool_->rewrite(s.pending)) journal_failed(s);
+  }
   for (;;) {
     try {
       if (!step(s)) break;
@@ -251,23 +297,89 @@ void ViolationWriter::run() {
     }
   }
   disconnect(s);
+  const std::size_t persisted = persist(s);
   {
     std::lock_guard lock(mutex_);
+    persisted_ = persisted;
     exited_ = true;
   }
   wake_.notify_all();
 }
 
+std::size_t ViolationWriter::take(Session& s) {
+  const std::size_t from = s.pending.size();
+  while (!incoming_.empty()) {
+    s.pending.push_back(std::move(incoming_.front()));
+    incoming_.pop_front();
+  }
+  return from;
+}
+
+void ViolationWriter::journal_new(Session& s, std::size_t from) {
+  if (!spool_ || !s.journal_ok || from >= s.pending.size()) return;
+  if (!spool_->add(s.pending, from)) journal_failed(s);
+}
+
+void ViolationWriter::journal_done(Session& s, const std::vector<std::string_view>& ids) {
+  if (!spool_ || !s.journal_ok || ids.empty()) return;
+  if (!spool_->done(ids)) return journal_failed(s);
+  s.journal_dead += ids.size();
+}
+
+void ViolationWriter::journal_compact(Session& s) {
+  if (!spool_) return;
+  const bool due =
+      s.journal_ok
+          ? s.pending.empty() || s.journal_dead > s.pending.size() + options_.spool_compact_slack
+          : Clock::now() >= s.journal_retry;
+  if (!due) return;
+  // Emptying is one truncate; a rewrite copies what is pending (at most spool_size).
+  if (s.pending.empty() ? spool_->clear() : spool_->rewrite(s.pending)) {
+    if (!s.journal_ok)
+      std::fprintf(stderr, "chatdesk: violation writer: spool file %s works again\n",
+                   spool_->path().c_str());
+    s.journal_ok = true;
+    s.journal_dead = 0;
+  } else {
+    journal_failed(s);
+  }
+}
+
+void ViolationWriter::journal_failed(Session& s) {
+  if (s.journal_ok)
+    std::fprintf(stderr,
+                 "chatdesk: violation writer: %s; until it works again, violations not yet in "
+                 "Redis are kept in memory only\n",
+                 spool_->error().c_str());
+  s.journal_ok = false;
+  s.journal_retry = Clock::now() + std::chrono::seconds(5);
+}
+
+std::size_t ViolationWriter::persist(Session& s) {
+  if (!spool_) return 0;
+  {
+    // Nothing more can be submitted (stopping_): the last of it joins the file too.
+    std::lock_guard lock(mutex_);
+    take(s);
+  }
+  const bool ok = s.pending.empty() ? spool_->clear() : spool_->rewrite(s.pending);
+  if (!ok) {
+    std::fprintf(stderr, "chatdesk: violation writer: %s\n", spool_->error().c_str());
+    return 0;
+  }
+  return s.pending.size();
+}
+
 bool ViolationWriter::step(Session& s) {
+  std::size_t from;
   {
     std::unique_lock lock(mutex_);
     if (s.pending.empty()) wake_.wait(lock, [&] { return !incoming_.empty() || stopping_; });
     if (stopping_ && ((s.pending.empty() && incoming_.empty()) || past_deadline())) return false;
-    while (s.pending.size() < options_.batch_max && !incoming_.empty()) {
-      s.pending.push_back(std::move(incoming_.front()));
-      incoming_.pop_front();
-    }
+    from = take(s);
   }
+  // On disk before it is sent: a crash from here on loses none of it.
+  journal_new(s, from);
   const std::size_t n = std::min(s.pending.size(), options_.batch_max);
   if (!s.ctx && !connect(s)) {
     failed(n);
@@ -282,8 +394,15 @@ bool ViolationWriter::step(Session& s) {
 
   bool broken = false;
   const std::size_t acked = write_batch(s, batch, broken);
+  if (spool_ && acked > 0) {
+    std::vector<std::string_view> ids;
+    ids.reserve(acked);
+    for (std::size_t i = 0; i < acked; ++i) ids.push_back(s.pending[i].id);
+    journal_done(s, ids);
+  }
   s.pending.erase(s.pending.begin(), s.pending.begin() + static_cast<std::ptrdiff_t>(acked));
   release(acked);
+  journal_compact(s);
   if (acked == batch) {
     s.backoff = options_.backoff_initial;
     return true;
@@ -417,7 +536,12 @@ bool ViolationWriter::skip_landed(Session& s) {
     // Only the batch in doubt was sent; what follows it in pending is kept as it is. Normally the
     // landed ones are a prefix (Redis ran the pipeline in order until the connection dropped).
     std::vector<bool> drop(doubt);
-    for (std::size_t i = 0; i < doubt; ++i) drop[i] = landed.count(s.pending[i].id) > 0;
+    std::vector<std::string_view> gone;
+    for (std::size_t i = 0; i < doubt; ++i) {
+      drop[i] = landed.count(s.pending[i].id) > 0;
+      if (drop[i]) gone.push_back(s.pending[i].id);
+    }
+    journal_done(s, gone);
     std::deque<Violation> kept;
     for (std::size_t i = 0; i < s.pending.size(); ++i)
       if (i >= doubt || !drop[i]) kept.push_back(std::move(s.pending[i]));
@@ -425,6 +549,7 @@ bool ViolationWriter::skip_landed(Session& s) {
     s.pending = std::move(kept);
     release(removed);
     s.last_entry_id = std::move(newest_landed);
+    journal_compact(s);
   }
   s.in_doubt = 0;
   return true;
@@ -529,8 +654,18 @@ bool ViolationWriter::wait_backoff(Session& s) {
   s.backoff = std::min(s.backoff * 2, options_.backoff_max);
   std::unique_lock lock(mutex_);
   for (;;) {
-    // While stopping, keep retrying until the deadline but never sleep past it.
-    if (stopping_ && past_deadline()) return false;
+    // While stopping, keep retrying until the deadline but never sleep past it; with a working
+    // on-disk spool, leave at once: what is pending stays in the file.
+    if (stopping_ && ((spool_ && s.journal_ok) || past_deadline())) return false;
+    if (spool_ && s.journal_ok && !incoming_.empty()) {
+      // Journal what arrives during an outage now, not after the backoff: that is what a crash
+      // would lose.
+      const std::size_t from = take(s);
+      lock.unlock();
+      journal_new(s, from);
+      lock.lock();
+      continue;
+    }
     const auto now = Clock::now();
     if (now >= until) return true;
     wake_.wait_until(lock, stopping_ ? std::min(until, deadline_) : until);

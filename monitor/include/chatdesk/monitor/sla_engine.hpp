@@ -22,7 +22,11 @@ class SlaEngine {
  public:
   // `config` must outlive the engine. Unknown shops in events are ignored. Throws
   // std::runtime_error if a shop with shifts names an unknown time zone (start-up only).
-  SlaEngine(const config::Config& config, SlaSink& sink);
+  // `run_id`, when not empty, goes into agent-level violation ids ("<ts>:<run_id>-<seq>" instead
+  // of "<ts>:<seq>"): give each process start a new random one, so that the sequence starting
+  // again cannot repeat an id already in the stream, even if the wall clock steps back or two
+  // gateways write to one stream (docs/sla.md).
+  SlaEngine(const config::Config& config, SlaSink& sink, std::string_view run_id = {});
   ~SlaEngine();
   SlaEngine(const SlaEngine&) = delete;
   SlaEngine& operator=(const SlaEngine&) = delete;
