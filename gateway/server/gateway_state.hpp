@@ -23,7 +23,8 @@
 namespace chatdesk::gateway {
 
 class WebSocketSession;
-enum class PeerKind { customer, agent, lead };
+// echo: /ws/echo (config diagnostics.echo), which never reaches the desk.
+enum class PeerKind { customer, agent, lead, echo };
 
 // Who a WebSocket connection is, from its upgrade request.
 struct Peer {
@@ -96,6 +97,7 @@ struct Gateway::State final : DeskOutput {
   const config::Config& config;
   const Clock& clock;
   std::string web_root;
+  std::string auth_secret;  // auth.mode token: the HMAC secret (upgrade_auth.hpp); empty when open
   monitor::DeskMetrics metrics;
   monitor::PrometheusSlaSink metrics_sink;
   std::unique_ptr<monitor::ViolationWriter> writer;

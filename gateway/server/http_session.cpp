@@ -6,6 +6,7 @@
 
 #include "chatdesk/gateway/protocol.hpp"
 #include "static_files.hpp"
+#include "upgrade_auth.hpp"
 #include "websocket_session.hpp"
 
 namespace chatdesk::gateway {
@@ -100,6 +101,10 @@ void HttpSession::handle(Request&& req) {
   };
 
   if (path == "/healthz") return respond(text_response(req, http::status::ok, "ok\n"));
+  if (path == "/auth/check") {
+    auto answer = check_auth(*state_, req, *parsed);
+    return respond(text_response(req, static_cast<http::status>(answer.status), answer.body));
+  }
   if (path == "/metrics")
     return respond(text_response(req, http::status::ok, state_->render_metrics(),
                                  "text/plain; version=0.0.4; charset=utf-8"));
@@ -133,11 +138,17 @@ void HttpSession::upgrade(Request&& req) {
   } else if (path == "/ws/agent") {
     peer.kind = PeerKind::agent;
     peer.id = param(*parsed, "agent");
-    if (!is_valid_client_id(peer.id))
+    // In token mode an agent may leave out `agent`: authorize_upgrade takes it from the token.
+    const bool from_token = peer.id.empty() && state_->config.auth.mode == config::AuthMode::token;
+    if (!from_token && !is_valid_client_id(peer.id))
       return respond(text_response(req, http::status::bad_request,
                                    "agent must be 1-64 characters of [A-Za-z0-9_.:-]\n"));
   } else if (path == "/ws/lead") {
     peer.kind = PeerKind::lead;
+  } else if (path == "/ws/echo" && state_->config.diagnostics.echo) {
+    // Diagnostics (docs/conformance.md): no shop, no token, never reaches the desk.
+    peer.kind = PeerKind::echo;
+    return open_websocket(std::move(req), std::move(peer));
   } else {
     return respond(text_response(req, http::status::not_found, "no such WebSocket endpoint\n"));
   }
@@ -146,6 +157,19 @@ void HttpSession::upgrade(Request&& req) {
     return respond(text_response(req, http::status::bad_request, "missing shop\n"));
   if (!state_->desk.has_shop(peer.shop))
     return respond(text_response(req, http::status::not_found, "unknown shop\n"));
+  // auth.mode token: agents and leads show a token before anything reaches the desk.
+  if (auto refused = authorize_upgrade(*state_, req, *parsed, peer)) {
+    auto res = text_response(req, static_cast<http::status>(http_status(*refused)),
+                             std::string(describe(*refused)) + "\n");
+    if (res.result() == http::status::unauthorized)
+      res.set(http::field::www_authenticate, "Bearer realm=\"chatdesk\"");
+    res.keep_alive(false);
+    return respond(std::move(res));
+  }
+  open_websocket(std::move(req), std::move(peer));
+}
+
+void HttpSession::open_websocket(Request&& req, Peer peer) {
   if (state_->stopping)
     return respond(text_response(req, http::status::service_unavailable, "stopping\n"));
   beast::error_code ec;
@@ -165,6 +189,7 @@ void HttpSession::upgrade(Request&& req) {
 }
 
 void HttpSession::respond(Response&& response) {
+  if (response.result_int() >= 400) state_->metrics.http_error(response.result_int()).Increment();
   bool keep_alive = response.keep_alive();
   response_ = std::make_shared<Response>(std::move(response));
   // Write the response, then read the next request or close.

@@ -26,6 +26,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
   void handle(Request&& request);
   void upgrade(Request&& request);
+  // The checks every WebSocket endpoint shares (stopping, connections per address), then the
+  // session.
+  void open_websocket(Request&& request, Peer peer);
   void respond(Response&& response);
 
   boost::beast::tcp_stream stream_;

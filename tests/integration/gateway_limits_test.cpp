@@ -92,7 +92,7 @@ std::vector<std::string> errors_until_closed(WsClient& c, std::chrono::milliseco
 
 }  // namespace
 
-TEST_CASE("an upgrade from an origin not in allowed_origins gets 403; listed or none is let in") {
+TEST_CASE("an upgrade from an origin not in allowed_origins gets 403, and listed or none is let in") {
   GatewayProcess gw(kShop, "redis: {enabled: false}\nallowed_origins: [\"" + kOrigin +
                                "\", \"https://desk.example.com\"]\n");
   CHECK(upgrade_status(gw.port(), "/ws/customer?shop=tea", "http://evil.example") == 403);
@@ -149,7 +149,7 @@ TEST_CASE("the connection after max_connections_per_ip gets 429 until one of the
 }
 
 TEST_CASE(
-    "a flooding client gets rate_limited while others flow; a persistent one is closed 1008") {
+    "a flooding client gets rate_limited while others flow, and a persistent one is closed 1008") {
   GatewayProcess gw(kShop,
                     "redis: {enabled: false}\n"
                     "limits: {message_rate: {per_second: 1, burst: 5}}\n");
@@ -214,7 +214,7 @@ TEST_CASE(
   CHECK_FALSE(flooder->closed());
 }
 
-TEST_CASE("a message over max_message_bytes closes that connection with 1009; 10 MB is cut off") {
+TEST_CASE("a message over max_message_bytes closes that connection with 1009, and 10 MB is cut off") {
   GatewayProcess gw(kShop, "redis: {enabled: false}\nlimits: {max_message_bytes: 65536}\n");
   auto alice = available_agent(gw, "alice");
   auto over = customer(gw);

@@ -133,7 +133,7 @@ TEST_CASE("customers are spread over two shops' agents and messages flow both wa
   CHECK(c1.ws->silent());
 }
 
-TEST_CASE("messages written while queued reach the agent in history; capacity is respected") {
+TEST_CASE("messages written while queued reach the agent in history, and capacity is respected") {
   GatewayProcess gw(kTwoShops);
   auto c1 = customer(gw, "tea");
   c1.ws->send({{"type", "message"}, {"text", "有人吗？"}, {"client_msg_id", "q1"}});

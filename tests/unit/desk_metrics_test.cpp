@@ -292,3 +292,39 @@ TEST_CASE("desk metrics: writer totals become counter increments", "[metrics]") 
   metrics.record_writer_totals(5, 0, 0, 0);
   CHECK(value("ok") == 20);
 }
+
+TEST_CASE("desk metrics: the SLA timer's lateness histogram", "[metrics]") {
+  const auto config = two_shops();
+  DeskMetrics metrics(config);
+  const std::vector<std::string> bounds{"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+                                        "0.05",   "0.1",   "0.25",   "0.5",   "1",    "2.5"};
+  auto bucket = [&](const std::string& le) {
+    return value_of(sample(serialize(metrics.registry()),
+                           "chatdesk_sla_timer_lateness_seconds_bucket", {"le=\"" + le + "\""}));
+  };
+
+  // One unlabelled series, there from the start (dashboards see zeros before the first run).
+  const std::string text = serialize(metrics.registry());
+  CHECK_THAT(text, Contains("# TYPE chatdesk_sla_timer_lateness_seconds histogram\n"));
+  CHECK(value_of(sample(text, "chatdesk_sla_timer_lateness_seconds_count", {})) == 0);
+  int count = 0;
+  for (const auto& line : lines_of(text))
+    if (line.rfind("chatdesk_sla_timer_lateness_seconds_bucket{", 0) == 0) ++count;
+  CHECK(count == static_cast<int>(bounds.size()) + 1);
+
+  // Bounds are inclusive: a run exactly 50 ms late (the benchmarks' target) is within le=0.05.
+  metrics.timer_lateness().Observe(0.0004);
+  metrics.timer_lateness().Observe(0.05);
+  metrics.timer_lateness().Observe(3.0);
+  CHECK(bucket("0.0005") == 1);
+  CHECK(bucket("0.025") == 1);
+  CHECK(bucket("0.05") == 2);
+  CHECK(bucket("2.5") == 2);
+  CHECK(bucket("+Inf") == 3);
+  for (const auto& le : bounds) {
+    INFO("le=" << le);
+    CHECK_FALSE(sample(serialize(metrics.registry()), "chatdesk_sla_timer_lateness_seconds_bucket",
+                       {"le=\"" + le + "\""})
+                    .empty());
+  }
+}

@@ -230,7 +230,7 @@ TEST_CASE("Chinese text, emoji and JSON-special characters survive intact", "[fr
   CHECK(f->find('\x01') == std::string::npos);
 }
 
-TEST_CASE("typing from a customer has no state; from an agent it does", "[frames]") {
+TEST_CASE("typing from a customer has no state, and from an agent it does", "[frames]") {
   auto c = parse(frames::typing("c-1", Party::customer, std::nullopt));
   CHECK(keys(c) == Keys{"type", "conversation", "from"});
   CHECK(str(c, "type") == "typing");

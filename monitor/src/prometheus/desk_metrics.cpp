@@ -14,6 +14,7 @@ static_assert(static_cast<int>(Severity::warning) == 0 && kSeverityCount == 2,
 static_assert(static_cast<int>(Outcome::served) == 0 && kOutcomeCount == 5,
               "Outcome changed: update kOutcomeCount and kOutcomes");
 static_assert(kConnectionKindCount == 3, "ConnectionKind changed: update the constructor");
+static_assert(kCloseCauseCount == 12, "CloseCause changed: update to_string(CloseCause)");
 
 namespace {
 
@@ -30,6 +31,10 @@ constexpr std::array<Outcome, kOutcomeCount> kOutcomes{Outcome::served, Outcome:
 const prometheus::Histogram::BucketBoundaries kGreetingBuckets{5, 10, 15, 20, 30, 45, 60, 120};
 const prometheus::Histogram::BucketBoundaries kReplyWaitBuckets{5, 10, 15, 20, 30, 60};
 const prometheus::Histogram::BucketBoundaries kTypingBuckets{20, 30, 40, 50, 60, 80, 100, 150};
+// Timer lateness, seconds: from 0.5 ms (a loop keeping up) to 2.5 s (a stalled one); 50 ms, the
+// benchmarks' target for deadline accuracy, is a bucket edge.
+const prometheus::Histogram::BucketBoundaries kTimerLatenessBuckets{
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
 // The codes of docs/protocol.md, created up front so that error rates start from zero.
 constexpr std::array<std::string_view, 8> kKnownErrorCodes{
@@ -47,6 +52,36 @@ std::string str(std::string_view s) {
 }
 
 }  // namespace
+
+std::string_view to_string(CloseCause cause) {
+  switch (cause) {
+    case CloseCause::client:
+      return "client";
+    case CloseCause::dropped:
+      return "dropped";
+    case CloseCause::handshake:
+      return "handshake";
+    case CloseCause::idle:
+      return "idle";
+    case CloseCause::too_big:
+      return "too_big";
+    case CloseCause::bad_utf8:
+      return "bad_utf8";
+    case CloseCause::protocol:
+      return "protocol";
+    case CloseCause::rate_limited:
+      return "rate_limited";
+    case CloseCause::slow_reader:
+      return "slow_reader";
+    case CloseCause::replaced:
+      return "replaced";
+    case CloseCause::going_away:
+      return "going_away";
+    case CloseCause::server:
+      return "server";
+  }
+  return "dropped";
+}
 
 DeskMetrics::DeskMetrics(const config::Config& config,
                          std::shared_ptr<prometheus::Registry> registry, DeskMetricsOptions options)
@@ -95,7 +130,20 @@ DeskMetrics::DeskMetrics(const config::Config& config,
                          "Open WebSocket connections by kind (customer, agent, lead).")),
       protocol_errors_(build(prometheus::BuildCounter(), *registry_,
                              "chatdesk_protocol_errors_total",
-                             "Error frames sent to clients, by error code.")) {
+                             "Error frames sent to clients, by error code.")),
+      connections_closed_(build(prometheus::BuildCounter(), *registry_,
+                                "chatdesk_connections_closed_total",
+                                "WebSocket connections that ended, by reason (client, dropped, "
+                                "handshake, idle, too_big, bad_utf8, protocol, rate_limited, "
+                                "slow_reader, replaced, going_away, server).")),
+      http_errors_(build(prometheus::BuildCounter(), *registry_, "chatdesk_http_errors_total",
+                         "HTTP requests answered with an error status (pages and refused "
+                         "WebSocket upgrades), by status.")),
+      auth_refusals_family_(build(prometheus::BuildCounter(), *registry_,
+                                  "chatdesk_auth_refusals_total",
+                                  "WebSocket upgrades refused by token auth, by reason (401: "
+                                  "missing, malformed, bad_signature, expired; 403: wrong_shop, "
+                                  "wrong_role, wrong_agent).")) {
   for (const auto& shop_config : config.shops) {
     const std::string& id = shop_config.id;
     ShopSeries series{
@@ -118,12 +166,26 @@ DeskMetrics::DeskMetrics(const config::Config& config,
        {std::pair{ConnectionKind::customer, "customer"}, std::pair{ConnectionKind::agent, "agent"},
         std::pair{ConnectionKind::lead, "lead"}})
     connections_by_kind_[static_cast<std::size_t>(kind)] = &connections_.Add({{"kind", name}});
+  for (std::size_t i = 0; i < kCloseCauseCount; ++i)
+    closed_by_cause_[i] =
+        &connections_closed_.Add({{"reason", str(to_string(static_cast<CloseCause>(i)))}});
+  for (std::size_t i = 0; i < kHttpErrorStatuses.size(); ++i)
+    http_errors_by_status_[i] =
+        &http_errors_.Add({{"status", std::to_string(kHttpErrorStatuses[i])}});
+  http_errors_by_status_.back() = &http_errors_.Add({{"status", "other"}});
   for (std::string_view code : kKnownErrorCodes)
     error_codes_.try_emplace(str(code), &protocol_errors_.Add({{"code", str(code)}}));
+  for (std::size_t i = 0; i < kAuthRefusalReasons.size(); ++i)
+    auth_refusals_[i] = &auth_refusals_family_.Add({{"reason", str(kAuthRefusalReasons[i])}});
   writes_ok_ = &violation_writes_.Add({{"result", "ok"}});
   writes_error_ = &violation_writes_.Add({{"result", "error"}});
   writes_dropped_ = &violation_writes_.Add({{"result", "dropped"}});
   spooled_ = &violations_spooled_.Add({});
+  timer_lateness_ =
+      &build(prometheus::BuildHistogram(), *registry_, "chatdesk_sla_timer_lateness_seconds",
+             "How late the gateway's SLA deadline timer ran after the time it was set for (event "
+             "loop lag; violations fire no later than this after their deadline).")
+           .Add({}, kTimerLatenessBuckets);
 }
 
 DeskMetrics::~DeskMetrics() = default;
@@ -173,6 +235,16 @@ AgentSeries DeskMetrics::make_agent(std::string_view shop, std::string_view agen
 
 prometheus::Gauge& DeskMetrics::connections(ConnectionKind kind) const {
   return *connections_by_kind_[static_cast<std::size_t>(kind)];
+}
+
+prometheus::Counter& DeskMetrics::connection_closed(CloseCause cause) const {
+  return *closed_by_cause_[static_cast<std::size_t>(cause)];
+}
+
+prometheus::Counter& DeskMetrics::http_error(unsigned status) const {
+  for (std::size_t i = 0; i < kHttpErrorStatuses.size(); ++i)
+    if (kHttpErrorStatuses[i] == status) return *http_errors_by_status_[i];
+  return *http_errors_by_status_.back();
 }
 
 prometheus::Counter& DeskMetrics::protocol_error(std::string_view code) {

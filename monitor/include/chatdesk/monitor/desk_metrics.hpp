@@ -77,6 +77,35 @@ enum class ConnectionKind { customer, agent, lead };
 inline constexpr std::size_t kConnectionKindCount =
     static_cast<std::size_t>(ConnectionKind::lead) + 1;
 
+// The `reason` values of chatdesk_auth_refusals_total: a fixed set, in the order of the gateway's
+// AuthError (chatdesk/gateway/auth_token.hpp; a static_assert in gateway/server/upgrade_auth.cpp
+// keeps them in step). Refusals are counted by reason only: never a token, shop or agent id.
+inline constexpr std::array<std::string_view, 7> kAuthRefusalReasons{
+    "missing", "malformed", "bad_signature", "expired", "wrong_shop", "wrong_role", "wrong_agent"};
+
+// Why a WebSocket connection ended: the reason label of chatdesk_connections_closed_total
+// (docs/security.md, "Error and close codes"). A fixed set, so clients cannot add series.
+enum class CloseCause {
+  client,        // the client sent a close frame
+  dropped,       // the TCP connection ended without a closing handshake
+  handshake,     // the WebSocket handshake failed or timed out
+  idle,          // nothing received for limits.idle_timeout
+  too_big,       // a message over limits.max_message_bytes (1009)
+  bad_utf8,      // invalid UTF-8 in a text message (1007)
+  protocol,      // a framing error: bad opcode, reserved bits, unmasked frame... (1002)
+  rate_limited,  // flooding past limits.message_rate (1008)
+  slow_reader,   // more than limits.send_queue_limit frames queued (cut)
+  replaced,      // the same agent id or customer connected again (1008)
+  going_away,    // the gateway is stopping (1001)
+  server,        // the desk ended it normally (1000)
+};
+inline constexpr std::size_t kCloseCauseCount = static_cast<std::size_t>(CloseCause::server) + 1;
+std::string_view to_string(CloseCause cause);
+
+// HTTP statuses counted in chatdesk_http_errors_total{status}; any other error status is "other".
+inline constexpr std::array<unsigned, 9> kHttpErrorStatuses{400, 401, 403, 404, 405,
+                                                            429, 431, 500, 503};
+
 struct DeskMetricsOptions {
   std::size_t max_agents = 10'000;   // distinct (shop, agent) series sets before kOtherAgent
   std::size_t max_error_codes = 64;  // distinct protocol error codes before kOtherCode
@@ -109,15 +138,26 @@ class DeskMetrics {
   AgentSeries* agent(std::string_view shop, std::string_view agent);
 
   prometheus::Gauge& connections(ConnectionKind kind) const;
+  // One WebSocket connection ended, for `cause`. No allocation.
+  prometheus::Counter& connection_closed(CloseCause cause) const;
+  // An HTTP response with status >= 400 (pages and refused WebSocket upgrades). No allocation.
+  prometheus::Counter& http_error(unsigned status) const;
   // The documented codes exist from the start; another code is added on first use (up to
   // max_error_codes, then kOtherCode). A hit does not allocate.
   prometheus::Counter& protocol_error(std::string_view code);
+  // The refusal counter of kAuthRefusalReasons[reason] (every one exists from the start).
+  prometheus::Counter& auth_refusal(std::size_t reason) const { return *auth_refusals_[reason]; }
 
   // Brings chatdesk_violation_writes_total and chatdesk_violations_spooled up to the Redis
   // writer's running totals (WriterStats); call before serializing. Totals that went down (a new
   // writer) count from zero again.
   void record_writer_totals(std::uint64_t ok, std::uint64_t error, std::uint64_t dropped,
                             std::size_t spooled);
+
+  // chatdesk_sla_timer_lateness_seconds: how late the gateway's SLA deadline timer ran (when its
+  // handler started minus the time it was set for). The event loop's lag, and a bound on how late
+  // a violation fires after its deadline. No allocation.
+  prometheus::Histogram& timer_lateness() const { return *timer_lateness_; }
 
  private:
   struct StringHash {
@@ -156,14 +196,21 @@ class DeskMetrics {
   prometheus::Family<prometheus::Gauge>& violations_spooled_;
   prometheus::Family<prometheus::Gauge>& connections_;
   prometheus::Family<prometheus::Counter>& protocol_errors_;
+  prometheus::Family<prometheus::Counter>& connections_closed_;
+  prometheus::Family<prometheus::Counter>& http_errors_;
+  prometheus::Family<prometheus::Counter>& auth_refusals_family_;
 
   StringMap<ShopEntry> shops_;
   StringMap<prometheus::Counter*> error_codes_;
   std::array<prometheus::Gauge*, kConnectionKindCount> connections_by_kind_{};
+  std::array<prometheus::Counter*, kCloseCauseCount> closed_by_cause_{};
+  std::array<prometheus::Counter*, kHttpErrorStatuses.size() + 1> http_errors_by_status_{};
+  std::array<prometheus::Counter*, kAuthRefusalReasons.size()> auth_refusals_{};
   prometheus::Counter* writes_ok_;
   prometheus::Counter* writes_error_;
   prometheus::Counter* writes_dropped_;
   prometheus::Gauge* spooled_;
+  prometheus::Histogram* timer_lateness_ = nullptr;
   std::uint64_t seen_ok_ = 0;
   std::uint64_t seen_error_ = 0;
   std::uint64_t seen_dropped_ = 0;
