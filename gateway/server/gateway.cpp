@@ -1,9 +1,16 @@
+#include <sys/random.h>
+
+#include <algorithm>
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
+#include <cerrno>
+#include <chrono>
 #include <iostream>
-#include <random>
+#include <system_error>
 
 #include "gateway_state.hpp"
 #include "listener.hpp"
+#include "upgrade_auth.hpp"
 #include "websocket_session.hpp"
 
 namespace chatdesk::gateway {
@@ -16,10 +23,41 @@ std::string find_web_root(const config::Config& config) {
   return CHATDESK_SOURCE_WEB_ROOT;
 }
 
+// The kernel's CSPRNG (getrandom), so resume secrets cannot be predicted. Read 4 KiB at a time:
+// std::random_device costs one RDSEED-or-syscall per 32 bits, which was half the gateway's CPU
+// while customers connect (tools/bench scenario 4).
 RandomSource system_random() {
-  // random_device reads the kernel's CSPRNG, so resume secrets cannot be predicted.
-  auto device = std::make_shared<std::random_device>();
-  return [device] { return (std::uint64_t{(*device)()} << 32) | (*device)(); };
+  struct Pool {
+    std::array<std::uint64_t, 512> bits{};
+    std::size_t next = 512;
+    std::uint64_t draw() {
+      if (next == bits.size()) {
+        auto* out = reinterpret_cast<unsigned char*>(bits.data());
+        std::size_t filled = 0;
+        while (filled < sizeof bits) {
+          const ssize_t n = ::getrandom(out + filled, sizeof bits - filled, 0);
+          if (n > 0)
+            filled += static_cast<std::size_t>(n);
+          else if (errno != EINTR)
+            throw std::system_error(errno, std::generic_category(), "getrandom");
+        }
+        next = 0;
+      }
+      return bits[next++];
+    }
+  };
+  auto pool = std::make_shared<Pool>();
+  return [pool] { return pool->draw(); };
+}
+
+// 64 random bits, new at every start: agent-level violation ids carry it, so that a restarted
+// gateway (whose sequence starts again) cannot repeat an id already in the Redis stream.
+std::string new_run_id() {
+  const std::uint64_t bits = system_random()();
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  for (std::size_t i = 0; i < 16; ++i) id[i] = kHex[(bits >> (60 - 4 * i)) & 0xF];
+  return id;
 }
 
 }  // namespace
@@ -36,11 +74,12 @@ Gateway::State::State(net::io_context& io, const config::Config& cfg, const Cloc
       config(cfg),
       clock(clk),
       web_root(find_web_root(cfg)),
+      auth_secret(load_auth_secret(cfg.auth)),  // first: a missing secret stops before Redis
       metrics(cfg),
       metrics_sink(metrics),
       writer(cfg.redis.enabled ? std::make_unique<monitor::ViolationWriter>(cfg.redis) : nullptr),
       fanout(metrics_sink, writer.get()),
-      engine(cfg, fanout),
+      engine(cfg, fanout, new_run_id()),
       desk(cfg, clk, *this, engine, system_random()),
       leads(cfg, desk, engine, *this),
       timer_(io) {
@@ -77,6 +116,7 @@ monitor::ConnectionKind connection_kind(PeerKind kind) {
     case PeerKind::agent:
       return monitor::ConnectionKind::agent;
     case PeerKind::lead:
+    case PeerKind::echo:  // not counted: session_opened() skips it
       return monitor::ConnectionKind::lead;
   }
   return monitor::ConnectionKind::customer;
@@ -87,6 +127,8 @@ monitor::ConnectionKind connection_kind(PeerKind kind) {
 SessionId Gateway::State::session_opened(WebSocketSession* session, const Peer& peer) {
   SessionId id = next_session_++;
   sessions_.emplace(id, session);
+  // Echo sessions are kept in sessions_ only so that stop() closes them too.
+  if (peer.kind == PeerKind::echo) return id;
   metrics.connections(connection_kind(peer.kind)).Increment();
   switch (peer.kind) {
     case PeerKind::customer:
@@ -97,6 +139,8 @@ SessionId Gateway::State::session_opened(WebSocketSession* session, const Peer& 
       break;
     case PeerKind::lead:
       leads.lead_connected(id, peer.shop, clock.now());
+      break;
+    case PeerKind::echo:
       break;
   }
   after_event();
@@ -114,12 +158,15 @@ void Gateway::State::session_frame(SessionId id, PeerKind kind, std::string_view
     case PeerKind::lead:
       leads.lead_frame(id);
       break;
+    case PeerKind::echo:  // answered by the session itself
+      return;
   }
   after_event();
 }
 
 void Gateway::State::session_closed(SessionId id, PeerKind kind) {
   sessions_.erase(id);
+  if (kind == PeerKind::echo) return;
   metrics.connections(connection_kind(kind)).Decrement();
   if (stopping) return;
   switch (kind) {
@@ -131,6 +178,8 @@ void Gateway::State::session_closed(SessionId id, PeerKind kind) {
       break;
     case PeerKind::lead:
       leads.lead_disconnected(id);
+      break;
+    case PeerKind::echo:
       break;
   }
   after_event();
@@ -152,6 +201,11 @@ void Gateway::State::after_event() {
 }
 
 void Gateway::State::on_timer() {
+  // First thing: how far behind the deadline it was armed for the loop ran this handler (event
+  // loop lag; every violation due by then fires now, so none fires later than this after its
+  // deadline). Steady time, so a wall-clock step does not show up as lag.
+  const auto late = std::chrono::steady_clock::now() - timer_.expiry();
+  metrics.timer_lateness().Observe(std::max(0.0, std::chrono::duration<double>(late).count()));
   armed_.reset();
   TimePoint now = clock.now();
   desk.advance(now);
