@@ -1,6 +1,7 @@
 #include "chatdesk/gateway/desk.hpp"
 
 #include <algorithm>
+#include <boost/container/deque.hpp>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -54,8 +55,8 @@ struct Desk::Impl {
     std::string resume;
     SessionId customer_session = 0;  // 0 while the customer is disconnected
     std::optional<TimePoint> left_at;
-    std::string owner;  // empty while queued
-    std::deque<ChatMessage> history;
+    std::string owner;                             // empty while queued
+    boost::container::deque<ChatMessage> history;  // no allocation while empty
     std::uint64_t seq = 0;
     std::string note;
     std::optional<TimePoint> waiting_since;  // earliest unanswered customer message

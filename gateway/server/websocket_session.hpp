@@ -8,7 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <deque>
+#include <boost/container/deque.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,7 +80,9 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   bool rate_closed_ = false;  // closed for flooding: later frames are dropped unread
   SessionId id_ = 0;
   bool opened_ = false;  // the desk knows this session
-  std::deque<Outgoing> queue_;
+  // boost::container::deque allocates nothing until the first frame (std::deque allocates ~600 B
+  // when constructed): it counts for every idle connection (docs/benchmarks.md, scenario 4).
+  boost::container::deque<Outgoing> queue_;
   std::optional<boost::beast::websocket::close_reason> closing_;
   // Why the connection ends, counted once when the session is destroyed: set by the first of the
   // gateway's decision to close and the read loop's end.

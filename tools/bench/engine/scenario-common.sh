@@ -64,11 +64,12 @@ eb_bin() {
   echo "$found"
 }
 
-# A loopback TCP port nobody listens on right now.
+# A loopback TCP port nobody listens on right now, below the kernel's ephemeral range (32768 and
+# up by default), where the scenarios' own client connections take their local ports.
 eb_free_port() {
   local port
   for _ in $(seq 200); do
-    port=$((20000 + RANDOM % 30000))
+    port=$((20000 + RANDOM % 12000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0
@@ -95,19 +96,26 @@ eb_json_num() {
   echo "$v"
 }
 
-# Starts redis-server on a free port in EB_TMP/redis; sets REDIS_PORT and REDIS_PID.
+# Starts redis-server on a free port in EB_TMP/redis; sets REDIS_PORT and REDIS_PID. A port seen
+# free can be taken before redis-server binds it (the scenarios hold thousands of loopback
+# connections), so a failed start is tried again on another port.
 eb_start_redis() {
-  local dir="$EB_TMP/redis"
+  local dir="$EB_TMP/redis" attempt
   mkdir -p "$dir"
-  REDIS_PORT="$(eb_free_port)"
-  # Persistence as in scripts/run.sh (append-only file), so Redis does the work it does in use.
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly yes --dir "$dir" \
-    --logfile "$dir/redis.log" --daemonize no >/dev/null 2>&1 &
-  REDIS_PID=$!
-  EB_PIDS+=("$REDIS_PID")
-  for _ in $(seq 100); do
-    if [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = "PONG" ]; then return 0; fi
-    sleep 0.05
+  for attempt in 1 2 3 4 5; do
+    REDIS_PORT="$(eb_free_port)"
+    # Persistence as in scripts/run.sh (append-only file), so Redis does the work it does in use.
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly yes --dir "$dir" \
+      --logfile "$dir/redis.log" --daemonize no >/dev/null 2>&1 &
+    REDIS_PID=$!
+    EB_PIDS+=("$REDIS_PID")
+    for _ in $(seq 100); do
+      if [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = "PONG" ]; then return 0; fi
+      kill -0 "$REDIS_PID" 2>/dev/null || break
+      sleep 0.05
+    done
+    echo "redis-server did not start on port $REDIS_PORT (attempt $attempt)" >&2
+    kill "$REDIS_PID" 2>/dev/null || true
   done
   eb_die "redis-server did not start (log: $(tail -n 5 "$dir/redis.log" 2>/dev/null))"
 }
