@@ -151,15 +151,19 @@ MessageRateConfig read_message_rate(const Field& field) {
 }
 
 LimitsConfig read_limits(const Field& field) {
-  const Section s(field,
-                  {"max_message_bytes", "max_text_chars", "send_queue_limit", "history_limit",
-                   "max_connections_per_ip", "message_rate", "handshake_timeout", "idle_timeout"});
+  const Section s(field, {"max_message_bytes", "max_text_chars", "send_queue_limit",
+                          "history_limit", "max_connections_per_ip", "max_header_bytes",
+                          "message_rate", "handshake_timeout", "idle_timeout"});
   LimitsConfig c;
   read_optional(s, "max_message_bytes", c.max_message_bytes, integer_at_least(1));
   read_optional(s, "max_text_chars", c.max_text_chars, integer_at_least(1));
   read_optional(s, "send_queue_limit", c.send_queue_limit, integer_at_least(1));
   read_optional(s, "history_limit", c.history_limit, integer_at_least(1));
   read_optional(s, "max_connections_per_ip", c.max_connections_per_ip, integer_at_least(1));
+  // Below 1 KiB a browser's ordinary upgrade request (cookies, user agent) would be refused; above
+  // 64 KiB one connection could make the gateway hold that much before any check.
+  read_optional(s, "max_header_bytes", c.max_header_bytes,
+                [](const Field& f) { return yaml::as_integer(f, 1024, 64 * 1024); });
   if (auto rate = s.get("message_rate")) c.message_rate = read_message_rate(*rate);
   read_optional(s, "handshake_timeout", c.handshake_timeout, positive_duration);
   read_optional(s, "idle_timeout", c.idle_timeout, positive_duration);

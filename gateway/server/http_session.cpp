@@ -17,7 +17,6 @@ namespace urls = boost::urls;
 
 namespace {
 
-constexpr std::uint32_t kMaxHeaderBytes = 8 * 1024;
 constexpr std::uint64_t kMaxBodyBytes = 16 * 1024;
 
 http::response<http::string_body> text_response(
@@ -52,7 +51,7 @@ void HttpSession::run() {
 
 void HttpSession::do_read() {
   parser_.emplace();
-  parser_->header_limit(kMaxHeaderBytes);
+  parser_->header_limit(static_cast<std::uint32_t>(state_->config.limits.max_header_bytes));
   parser_->body_limit(kMaxBodyBytes);
   // A client gets limits.handshake_timeout to send its request.
   stream_.expires_after(state_->config.limits.handshake_timeout);

@@ -264,6 +264,24 @@ TEST_CASE("an upgrade request with 2000 headers gets 431 and reaches nothing, ot
   round_trip(c, *alice, "还好");
 }
 
+TEST_CASE("limits.max_header_bytes is the request head limit: 431 just past it, 101 within it") {
+  GatewayProcess gw(kShops, "redis: {enabled: false}\nlimits: {max_header_bytes: 2048}\n");
+  // Default-sized heads that fit 8 KiB but not 2 KiB are refused; a head within 2 KiB upgrades.
+  {
+    RawWsClient raw(gw.port());
+    REQUIRE(raw.write_all(RawWsClient::upgrade_request(
+        "/ws/customer?shop=tea", "X-Filler: " + std::string(3000, 'a') + "\r\n")));
+    CHECK(raw.read_response_head() == 431);
+    CHECK(raw.wait_closed());
+  }
+  {
+    RawWsClient raw(gw.port());
+    CHECK(raw.handshake("/ws/customer?shop=tea", "X-Filler: " + std::string(1000, 'a') + "\r\n") ==
+          101);
+  }
+  CHECK(wait_metric(gw.port(), "chatdesk_http_errors_total{status=\"431\"}", 1) == 1);
+}
+
 TEST_CASE(
     "rsv bits, unmasked frames and bad opcodes close with 1002, and deflate is not negotiated") {
   GatewayProcess gw(kShops);

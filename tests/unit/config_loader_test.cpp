@@ -646,6 +646,7 @@ TEST_CASE("the hardening limits are read and checked", "[config]") {
   const Config c = parse(R"(
 limits:
   max_connections_per_ip: 3
+  max_header_bytes: 4096
   message_rate: {per_second: 1, burst: 5}
   handshake_timeout: 500ms
   idle_timeout: 2m
@@ -653,6 +654,12 @@ allowed_origins: ["http://127.0.0.1:8080", "https://desk.example.com"]
 shops: [{id: a}]
 )");
   CHECK(c.limits.max_connections_per_ip == 3);
+  CHECK(c.limits.max_header_bytes == 4096);
+  CHECK(parse("shops: [{id: a}]").limits.max_header_bytes == 8192);
+  CHECK_THAT(error_of("shops: [{id: a}]\nlimits:\n  max_header_bytes: 1023"),
+             Contains("limits.max_header_bytes (line 3)"));
+  CHECK_THAT(error_of("shops: [{id: a}]\nlimits:\n  max_header_bytes: 65537"),
+             Contains("limits.max_header_bytes (line 3)"));
   CHECK(c.limits.message_rate.per_second == 1);
   CHECK(c.limits.message_rate.burst == 5);
   CHECK(c.limits.handshake_timeout == 500ms);

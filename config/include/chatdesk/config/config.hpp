@@ -52,8 +52,9 @@ struct MessageRateConfig {
 struct LimitsConfig {
   std::size_t max_message_bytes = 64 * 1024;  // a larger WebSocket message is refused (close 1009)
   std::size_t max_text_chars = 5000;          // code points in one chat message
-  std::size_t send_queue_limit = 1024;  // frames queued for one slow client before it is closed
-  std::size_t history_limit = 500;      // messages kept per conversation for a new owner
+  std::size_t send_queue_limit = 1024;      // frames queued for one slow client before it is closed
+  std::size_t history_limit = 500;          // messages kept per conversation for a new owner
+  std::size_t max_header_bytes = 8 * 1024;  // HTTP request line + headers (431 beyond)
   std::size_t max_connections_per_ip = 256;  // open WebSockets per remote address (HTTP 429 beyond)
   MessageRateConfig message_rate;
   Duration handshake_timeout{10'000};  // HTTP request read, and the WebSocket handshake and close
