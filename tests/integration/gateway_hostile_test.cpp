@@ -238,7 +238,13 @@ TEST_CASE(
   const long rss_after = rss_kib(gw.pid());
   INFO("gateway VmRSS before " << rss_before << " KiB, after " << rss_after << " KiB");
   WARN("continuation flood: gateway VmRSS " << rss_before << " -> " << rss_after << " KiB");
+#ifdef __SANITIZE_ADDRESS__
+  // ASan keeps freed memory resident in its quarantine (up to 256 MB), so RSS says nothing about
+  // what the gateway holds on to; the plain and TSan builds check the bound.
+  WARN("RSS bound not checked under AddressSanitizer");
+#else
   CHECK(rss_after - rss_before < 2048);
+#endif
   raw->close();
   CHECK(wait_closed_count(gw.port(), "too_big", 1) == 1);
   round_trip(c, *alice, "结束");
