@@ -386,7 +386,8 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   } catch (const YAML::Exception& e) {
     // Syntax errors; yaml-cpp's own what() carries a 1-based line too, but in its own words.
     throw ConfigError(prefix + "syntax error (line " + std::to_string(e.mark.line + 1) +
-                      ", column " + std::to_string(e.mark.column + 1) + "): " + e.msg);
+                      ", column " + std::to_string(e.mark.column + 1) +
+                      "): " + yaml::printable(e.msg));
   }
 }
 

@@ -4,13 +4,14 @@
 #include <string>
 
 #include "chatdesk/config/config_loader.hpp"
+#include "yaml_fields.hpp"
 
 namespace chatdesk::config {
 
 Duration parse_duration(std::string_view text) {
   const auto bad = [&](std::string_view why) {
-    return ConfigError("bad duration '" + std::string(text) + "'" + std::string(why) +
-                       " (use 15s, 500ms, 2m)");
+    return ConfigError(yaml::printable("bad duration '" + std::string(text) + "'" +
+                                       std::string(why) + " (use 15s, 500ms, 2m)"));
   };
   if (!text.empty() && text.front() == '-') throw bad(": must not be negative");
 

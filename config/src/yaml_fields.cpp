@@ -48,9 +48,17 @@ Location Location::element(std::size_t index, const YAML::Mark& mark) const {
   return {path + "[" + std::to_string(index) + "]", line_of(mark, line)};
 }
 
+std::string printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
+  return out;
+}
+
 void fail(const Location& at, std::string_view what) {
   const std::string where = at.path.empty() ? std::string("top level") : at.path;
-  throw ConfigError(where + " (line " + std::to_string(at.line) + "): " + std::string(what));
+  throw ConfigError(
+      printable(where + " (line " + std::to_string(at.line) + "): " + std::string(what)));
 }
 
 Field root_field(const YAML::Node& root) {

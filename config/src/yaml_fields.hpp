@@ -66,6 +66,10 @@ std::string as_string(const Field& field);
 std::string as_nonempty_string(const Field& field);
 // An integer within [min, max].
 long long as_integer(const Field& field, long long min, long long max);
+
+// `text` with control bytes shown as '?': messages quote keys and values from the file, and a NUL
+// would cut an exception's what() short (found by tests/fuzz/config_fuzz).
+std::string printable(std::string_view text);
 // A finite number.
 double as_number(const Field& field);
 bool as_bool(const Field& field);

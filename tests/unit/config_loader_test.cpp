@@ -825,3 +825,16 @@ TEST_CASE("load_config on a missing or unreadable path", "[config]") {
   const std::string dir = std::filesystem::temp_directory_path().string();
   CHECK_THROWS_WITH(load_config(dir), Contains("cannot read " + dir));
 }
+
+TEST_CASE("control bytes from the file are shown as '?' so an error prints whole", "[config]") {
+  // Found by tests/fuzz/config_fuzz: a NUL in a quoted value cut the message after the file name.
+  const std::string text("shops:\n'\0\0\0\1\0\0\0de\x98o\n", 20);
+  try {
+    chatdesk::config::parse_config(text, "fuzz.yaml");
+    FAIL("accepted");
+  } catch (const chatdesk::config::ConfigError& e) {
+    const std::string what = e.what();
+    CHECK(what.size() > std::string("fuzz.yaml: ").size() + 10);
+    CHECK(what.find("(line 2): unknown key") != std::string::npos);
+  }
+}
