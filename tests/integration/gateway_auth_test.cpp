@@ -31,6 +31,7 @@ using chatdesk::gateway::mint_token;
 using chatdesk::gateway::TokenClaims;
 using chatdesk::gateway::TokenRole;
 using chatdesk::test::GatewayProcess;
+using chatdesk::test::metric;
 using chatdesk::test::WsClient;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -107,15 +108,6 @@ Answer upgrade(int port, const std::string& target,
     answer.headers[name] = std::string(field.value());
   }
   return answer;
-}
-
-// The value of one sample line in /metrics, or -1 when it is not there.
-double metric(int port, const std::string& series) {
-  auto [status, body] = chatdesk::test::http_get(port, "/metrics");
-  if (status != 200) return -1;
-  auto at = body.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(body.substr(at + series.size() + 2));
 }
 
 double refusals(int port, const std::string& reason) {

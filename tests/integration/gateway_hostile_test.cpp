@@ -27,6 +27,7 @@
 
 using chatdesk::test::AsyncWsClient;
 using chatdesk::test::GatewayProcess;
+using chatdesk::test::metric;
 using chatdesk::test::RawWsClient;
 using chatdesk::test::ws_frame;
 using chatdesk::test::WsClient;
@@ -41,15 +42,6 @@ namespace {
 const std::string kShops =
     "  - {id: tea, name: \"Tea house\", max_concurrent: 1}\n"
     "  - {id: shoes, name: \"Shoe shop\", max_concurrent: 1}\n";
-
-// The value of one sample line of /metrics (`series` with its labels as printed), or -1.
-double metric(int port, const std::string& series) {
-  auto [status, body] = chatdesk::test::http_get(port, "/metrics");
-  if (status != 200) return -1;
-  auto at = body.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(body.substr(at + series.size() + 2));
-}
 
 double closed(int port, const std::string& reason) {
   return metric(port, "chatdesk_connections_closed_total{reason=\"" + reason + "\"}");

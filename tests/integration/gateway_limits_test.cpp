@@ -16,6 +16,7 @@
 #include "support/ws_client.hpp"
 
 using chatdesk::test::GatewayProcess;
+using chatdesk::test::metric;
 using chatdesk::test::WsClient;
 namespace json = boost::json;
 namespace beast = boost::beast;
@@ -52,15 +53,6 @@ int upgrade_status(int port, const std::string& target, const std::string& origi
   http::read_header(stream, buffer, res, ec);
   if (ec) return 0;
   return static_cast<int>(res.get().result_int());
-}
-
-// The value of one sample line in /metrics, or -1 when it is not there.
-double metric(int port, const std::string& series) {
-  auto [status, body] = chatdesk::test::http_get(port, "/metrics");
-  if (status != 200) return -1;
-  auto at = body.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(body.substr(at + series.size() + 2));
 }
 
 std::unique_ptr<WsClient> available_agent(const GatewayProcess& gw, const std::string& id) {

@@ -62,6 +62,16 @@ inline std::vector<std::string> child_environment(const std::vector<std::string>
   return env;
 }
 
+// The value of one sample line of the gateway's /metrics (`series` with its labels as printed),
+// or -1 when it cannot be scraped or the line is not there.
+inline double metric(int port, const std::string& series) {
+  auto [status, body] = http_get(port, "/metrics");
+  if (status != 200) return -1;
+  auto at = body.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(body.substr(at + series.size() + 2));
+}
+
 class GatewayProcess {
  public:
   // `shops_yaml` is the `shops:` list (YAML lines, each starting with "  - " or deeper); `extra`
