@@ -84,7 +84,8 @@ std::vector<std::string> errors_until_closed(WsClient& c, std::chrono::milliseco
 
 }  // namespace
 
-TEST_CASE("an upgrade from an origin not in allowed_origins gets 403, and listed or none is let in") {
+TEST_CASE(
+    "an upgrade from an origin not in allowed_origins gets 403, and listed or none is let in") {
   GatewayProcess gw(kShop, "redis: {enabled: false}\nallowed_origins: [\"" + kOrigin +
                                "\", \"https://desk.example.com\"]\n");
   CHECK(upgrade_status(gw.port(), "/ws/customer?shop=tea", "http://evil.example") == 403);
@@ -206,7 +207,8 @@ TEST_CASE(
   CHECK_FALSE(flooder->closed());
 }
 
-TEST_CASE("a message over max_message_bytes closes that connection with 1009, and 10 MB is cut off") {
+TEST_CASE(
+    "a message over max_message_bytes closes that connection with 1009, and 10 MB is cut off") {
   GatewayProcess gw(kShop, "redis: {enabled: false}\nlimits: {max_message_bytes: 65536}\n");
   auto alice = available_agent(gw, "alice");
   auto over = customer(gw);

@@ -252,8 +252,10 @@ TEST_CASE("bad frames get an error and the connection stays open") {
   CHECK(jack->expect("message")["text"].as_string() == "还好吗");
   // Each refusal is counted by code.
   auto metrics = chatdesk::test::http_get(gw.port(), "/metrics").second;
-  CHECK(metrics.find("chatdesk_protocol_errors_total{code=\"bad_request\"} 3") != std::string::npos);
-  CHECK(metrics.find("chatdesk_protocol_errors_total{code=\"unknown_type\"} 1") != std::string::npos);
+  CHECK(metrics.find("chatdesk_protocol_errors_total{code=\"bad_request\"} 3") !=
+        std::string::npos);
+  CHECK(metrics.find("chatdesk_protocol_errors_total{code=\"unknown_type\"} 1") !=
+        std::string::npos);
 }
 
 TEST_CASE("SIGTERM closes clients with 1001 going away and exits 0") {
