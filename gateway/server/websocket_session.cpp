@@ -1,5 +1,6 @@
 #include "websocket_session.hpp"
 
+#include <algorithm>
 #include <iostream>
 
 namespace chatdesk::gateway {
@@ -58,6 +59,7 @@ void WebSocketSession::run(http::request<http::string_body> request) {
   deflate.server_enable = false;
   deflate.client_enable = false;
   ws_.set_option(deflate);
+  ws_.next_layer().set_owner(weak_from_this());
   // Accept the upgrade the HTTP session already read.
   ws_.async_accept(request,
                    beast::bind_front_handler(&WebSocketSession::on_accept, shared_from_this()));
@@ -70,6 +72,22 @@ void WebSocketSession::on_accept(beast::error_code ec) {
   }
   opened_ = true;
   id_ = state_->session_opened(this, peer_);
+  // The desk keeps who this is; the session needs only the kind from here on (memory per idle
+  // connection).
+  std::string().swap(peer_.shop);
+  std::string().swap(peer_.id);
+  std::string().swap(peer_.resume);
+  // Until the client's first frame, hold no read buffer and no read operation, only a wait for
+  // the socket to become readable: a customer who connects and waits costs less memory
+  // (docs/benchmarks.md, scenario 4). Beast has buffered nothing yet (a client sends frames only
+  // after the handshake's response), so waiting on the socket cannot miss a frame.
+  ws_.next_layer().socket().async_wait(
+      boost::asio::ip::tcp::socket::wait_read,
+      [self = shared_from_this()](beast::error_code) { self->on_first_readable(); });
+}
+
+void WebSocketSession::on_first_readable() {
+  // Readable, closed or failed: the read reports which.
   do_read();
 }
 
@@ -121,15 +139,16 @@ void WebSocketSession::send(const Frame& frame, bool text) {
     // The client stopped reading: drop it rather than let it hold memory for everyone else. It
     // reads nothing, so no close frame could reach it; cut the TCP connection, which also ends
     // the write in flight (whose buffer, the queue's front, is kept until then).
-    queue_.erase(queue_.begin() + 1, queue_.end());
-    closing_ = websocket::close_reason(websocket::close_code::policy_error, "send queue full");
+    queue_.erase_end(queue_.size() - 1);
+    closing_ = std::make_unique<const websocket::close_reason>(websocket::close_code::policy_error,
+                                                               "send queue full");
     if (!cause_) cause_ = CloseCause::slow_reader;
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both,
-                                                   ignored);
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    ws_.next_layer().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+    ws_.next_layer().socket().close(ignored);
     return;
   }
+  if (queue_.full()) queue_.set_capacity(std::max<std::size_t>(2, 2 * queue_.capacity()));
   queue_.push_back(Outgoing{frame, text});
   if (queue_.size() == 1) do_write();
 }
@@ -168,7 +187,7 @@ void WebSocketSession::close(CloseReason reason) {
 
 void WebSocketSession::close_with(websocket::close_reason reason, CloseCause cause) {
   if (closing_) return;
-  closing_ = std::move(reason);
+  closing_ = std::make_unique<const websocket::close_reason>(std::move(reason));
   if (!cause_) cause_ = cause;
   // Frames queued before the close (e.g. the last error) go out first.
   if (queue_.empty()) do_close();
