@@ -1,11 +1,14 @@
 #include "chatdesk/gateway/frames.hpp"
 
-#include <array>
+#include <algorithm>
 #include <boost/json/array.hpp>
-#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
+#include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace chatdesk::gateway {
 namespace json = boost::json;
@@ -21,27 +24,68 @@ Frame finish(const json::object& o) {
   return std::make_shared<const std::string>(json::serialize(o));
 }
 
-// The frames sent for every relayed message (message, ack, typing) build their tree in a stack
-// buffer, so only the serialized string itself is allocated (tools/bench profile: building frames
-// was the largest user-space cost per message). Longer texts spill over to the heap.
-class FrameArena {
+// Writes one frame's JSON text straight into the frame's string, for the frames sent for every
+// relayed message (message, ack, typing): building a boost::json::object and serializing it was
+// the largest user-space cost per message (docs/benchmarks.md, "Profiles"). Keys and fixed values
+// are literals; every variable string goes through Boost.JSON's own serializer, so escaping is the
+// library's and the text is byte-identical to serializing the object (tests/unit/
+// frames_reference_test.cpp). The string is sized once from the caller's estimate and only grows
+// when escapes make the text longer than that. One per frame, on the stack; not shared.
+class FrameWriter {
  public:
-  json::storage_ptr storage() { return json::storage_ptr(&resource_); }
+  explicit FrameWriter(std::size_t estimate) { out_.resize(estimate); }
+
+  // JSON text written as is: keys, punctuation and values that never need escaping.
+  FrameWriter& raw(std::string_view s) {
+    reserve(s.size());
+    std::memcpy(out_.data() + size_, s.data(), s.size());
+    size_ += s.size();
+    return *this;
+  }
+
+  // A JSON string (quotes and escapes by Boost.JSON) of any text.
+  FrameWriter& string(std::string_view s) {
+    serializer_.reset(json::string_view(s.data(), s.size()));
+    do {
+      reserve(s.size() + 2);  // enough unless something needs escaping
+      size_ += serializer_.read(out_.data() + size_, out_.size() - size_).size();
+    } while (!serializer_.done());
+    return *this;
+  }
+
+  FrameWriter& number(std::int64_t n) {
+    reserve(20);  // the digits and sign of any int64
+    size_ = static_cast<std::size_t>(
+        std::to_chars(out_.data() + size_, out_.data() + out_.size(), n).ptr - out_.data());
+    return *this;
+  }
+
+  Frame finish() {
+    out_.resize(size_);
+    return std::make_shared<const std::string>(std::move(out_));
+  }
 
  private:
-  std::array<unsigned char, 2048> buffer_;
-  json::monotonic_resource resource_{buffer_.data(), buffer_.size()};
+  void reserve(std::size_t more) {
+    if (out_.size() - size_ < more) out_.resize(std::max(2 * out_.size(), size_ + more));
+  }
+
+  std::string out_;  // its first size_ bytes are the text so far; the rest is room
+  std::size_t size_ = 0;
+  json::serializer serializer_;
 };
 
-json::object message_object(std::string_view conversation, const ChatMessage& m,
-                            json::storage_ptr sp = {}) {
+std::string_view quoted(Party p) {
+  return p == Party::agent ? R"("agent")" : R"("customer")";
+}
+
+json::object message_object(std::string_view conversation, const ChatMessage& m) {
   return json::object({{"conversation", conversation},
                        {"id", m.id},
                        {"from", to_string(m.from)},
                        {"agent", m.agent},
                        {"text", m.text},
-                       {"ts", to_epoch_ms(m.ts)}},
-                      std::move(sp));
+                       {"ts", to_epoch_ms(m.ts)}});
 }
 
 json::array history_array(std::string_view conversation, std::span<const ChatMessage> history) {
@@ -98,26 +142,36 @@ Frame lead_welcome(const config::ShopConfig& shop) {
                              {"sla", sla_thresholds(shop)}});
 }
 
+// The estimates below are the literal bytes plus the 20 characters of any ts, rounded up.
+
 Frame ack(std::string_view client_msg_id, std::string_view id, TimePoint ts) {
-  FrameArena arena;
-  return finish(json::object(
-      {{"type", "ack"}, {"client_msg_id", client_msg_id}, {"id", id}, {"ts", to_epoch_ms(ts)}},
-      arena.storage()));
+  FrameWriter w(client_msg_id.size() + id.size() + 72);
+  w.raw(R"({"type":"ack","client_msg_id":)").string(client_msg_id);
+  w.raw(R"(,"id":)").string(id);
+  w.raw(R"(,"ts":)").number(to_epoch_ms(ts)).raw("}");
+  return w.finish();
 }
 
+// The key order of message_object with "type" appended, as the tree-built frame had it.
 Frame message(std::string_view conversation, const ChatMessage& m) {
-  FrameArena arena;
-  auto o = message_object(conversation, m, arena.storage());
-  o.emplace("type", "message");
-  return finish(o);
+  FrameWriter w(conversation.size() + m.id.size() + m.agent.size() + m.text.size() + 128);
+  w.raw(R"({"conversation":)").string(conversation);
+  w.raw(R"(,"id":)").string(m.id);
+  w.raw(R"(,"from":)").raw(quoted(m.from));
+  w.raw(R"(,"agent":)").string(m.agent);
+  w.raw(R"(,"text":)").string(m.text);
+  w.raw(R"(,"ts":)").number(to_epoch_ms(m.ts));
+  w.raw(R"(,"type":"message"})");
+  return w.finish();
 }
 
 Frame typing(std::string_view conversation, Party from, std::optional<bool> start) {
-  FrameArena arena;
-  json::object o({{"type", "typing"}, {"conversation", conversation}, {"from", to_string(from)}},
-                 arena.storage());
-  if (start) o["state"] = *start ? "start" : "stop";
-  return finish(o);
+  FrameWriter w(conversation.size() + 80);
+  w.raw(R"({"type":"typing","conversation":)").string(conversation);
+  w.raw(R"(,"from":)").raw(quoted(from));
+  if (start) w.raw(*start ? R"(,"state":"start")" : R"(,"state":"stop")");
+  w.raw("}");
+  return w.finish();
 }
 
 Frame assigned_to_agent(const AssignedFrame& a) {
