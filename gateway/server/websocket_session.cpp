@@ -59,7 +59,6 @@ void WebSocketSession::run(http::request<http::string_body> request) {
   deflate.server_enable = false;
   deflate.client_enable = false;
   ws_.set_option(deflate);
-  ws_.next_layer().set_owner(weak_from_this());
   // Accept the upgrade the HTTP session already read.
   ws_.async_accept(request,
                    beast::bind_front_handler(&WebSocketSession::on_accept, shared_from_this()));
