@@ -109,6 +109,8 @@ struct Desk::Impl {
        RandomSource r)
       : config(c), clock(clk), out(o), engine(e), random(std::move(r)) {
     limits.max_text_chars = config.limits.max_text_chars;
+    // Frames come from WebSocket text messages, which Beast has checked (desk.hpp).
+    limits.frame_is_valid_utf8 = true;
     for (const auto& s : config.shops) shops[s.id].config = &s;
   }
 

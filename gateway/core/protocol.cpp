@@ -370,10 +370,11 @@ class FieldReader {
 // Parses the frame and finds its type. Returns the error when it is not a JSON object with a
 // string "type".
 template <class Handler>
-auto parse_frame(std::string_view frame, Handler&& handler)
+auto parse_frame(std::string_view frame, const ParseLimits& limits, Handler&& handler)
     -> decltype(handler(std::string_view{}, std::declval<const FrameFields&>())) {
   json::parse_options options;
   options.max_depth = 16;
+  options.allow_invalid_utf8 = limits.frame_is_valid_utf8;
   json::basic_parser<FieldCollector> parser(options, frame);
   json::error_code ec;
   // As json::parse does (boost/json/impl/parser.ipp): the whole frame, and nothing after the value.
@@ -406,7 +407,8 @@ ParseResult<Command> finish(FieldReader& r, T&& command) {
 ParseResult<CustomerCommand> parse_customer_frame(std::string_view frame,
                                                   const ParseLimits& limits) {
   return parse_frame(
-      frame, [&](std::string_view type, const FrameFields& fields) -> ParseResult<CustomerCommand> {
+      frame, limits,
+      [&](std::string_view type, const FrameFields& fields) -> ParseResult<CustomerCommand> {
         FieldReader r(fields, limits);
         if (type == "message") {
           r.check_client_msg_id();
@@ -426,7 +428,8 @@ ParseResult<CustomerCommand> parse_customer_frame(std::string_view frame,
 
 ParseResult<AgentCommand> parse_agent_frame(std::string_view frame, const ParseLimits& limits) {
   return parse_frame(
-      frame, [&](std::string_view type, const FrameFields& fields) -> ParseResult<AgentCommand> {
+      frame, limits,
+      [&](std::string_view type, const FrameFields& fields) -> ParseResult<AgentCommand> {
         FieldReader r(fields, limits);
         if (type == "message") {
           r.check_client_msg_id();

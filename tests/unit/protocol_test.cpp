@@ -325,6 +325,25 @@ TEST_CASE("invalid UTF-8 inside a string is refused", "[protocol]") {
   both_refuse(R"({"type":"message","text":"\ud800"})", ErrorCode::bad_request);
 }
 
+TEST_CASE("a frame the caller has checked as UTF-8 is not checked again", "[protocol]") {
+  ParseLimits checked;
+  checked.frame_is_valid_utf8 = true;
+  // Valid frames read the same either way.
+  const std::string frame = R"({"type":"message","text":"您好, \u60a8 😀","client_msg_id":"m1"})";
+  auto m =
+      std::get<CustomerMessage>(std::get<CustomerCommand>(parse_customer_frame(frame, checked)));
+  CHECK(m.text == "您好, 您 😀");
+  CHECK(m.client_msg_id == "m1");
+  // The second check is really skipped: bytes nobody checked would get through, which is why only
+  // callers holding a WebSocket text message (validated by Beast) set it.
+  const std::string unchecked = "{\"type\":\"message\",\"text\":\"a\xFF\"}";
+  CHECK(std::holds_alternative<ProtocolError>(parse_customer_frame(unchecked, ParseLimits{})));
+  CHECK(std::holds_alternative<CustomerCommand>(parse_customer_frame(unchecked, checked)));
+  // Escapes are still checked: an escaped lone surrogate is refused.
+  CHECK(std::holds_alternative<ProtocolError>(
+      parse_customer_frame(R"({"type":"message","text":"\ud800"})", checked)));
+}
+
 TEST_CASE("deeply nested JSON is refused, shallow nesting is not", "[protocol]") {
   std::string deep =
       R"({"type":"close","x":)" + std::string(10'000, '[') + std::string(10'000, ']') + "}";

@@ -78,6 +78,8 @@ class Desk {
   // customer's open conversation when the resume secret matches, else opens a new one.
   void customer_connected(SessionId session, std::string_view shop, std::string_view customer,
                           std::string_view resume);
+  // `frame` (here and in agent_frame) must be valid UTF-8, as a WebSocket text message is once
+  // Beast has accepted it: the desk does not check it again.
   void customer_frame(SessionId session, std::string_view frame);
   void customer_disconnected(SessionId session);
 

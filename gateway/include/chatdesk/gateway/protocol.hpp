@@ -68,6 +68,12 @@ using AgentCommand = std::variant<AgentStatusCommand, AgentMessage, AgentTyping,
 
 struct ParseLimits {
   std::size_t max_text_chars = 5000;  // code points of a message text or a note
+  // The caller has already checked that the whole frame is valid UTF-8 (a WebSocket text
+  // message: Beast refuses invalid ones with close code 1007), so the JSON parser does not check
+  // it a second time (~2,000 instructions per frame, docs/benchmarks.md). Never set it for bytes
+  // nobody checked: invalid UTF-8 would then pass into chat text. Escapes (\uXXXX) are always
+  // checked.
+  bool frame_is_valid_utf8 = false;
 };
 
 // Either the command or why it was refused.
