@@ -57,7 +57,7 @@ profile_saturated() {
     perf record -e cpu-clock -F 2000 --call-graph dwarf,16384 -p "$GATEWAY_PID" \
       -o "$out/perf.data" -- sh -c "$window" 2>"$out/perf-record.log"
   else
-    perf stat -x, -e 'syscalls:sys_enter_sendmsg,syscalls:sys_enter_recvmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_write,syscalls:sys_enter_read,syscalls:sys_enter_futex' \
+    perf stat -x, -e 'syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_recvmsg,syscalls:sys_enter_recvfrom,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_write,syscalls:sys_enter_read,syscalls:sys_enter_futex' \
       -p "$GATEWAY_PID" -o "$out/syscalls-raw.txt" -- sh -c "$window"
   fi
   local n=$(($(relayed_in "$BENCH_TMP/m1") - $(relayed_in "$BENCH_TMP/m0")))
