@@ -99,7 +99,8 @@ struct Desk::Impl {
   RandomSource random;
   ParseLimits limits;
 
-  StringMap<Shop> shops;
+  StringMap<Shop> shops;             // made once; Shop pointers stay valid
+  std::vector<Shop*> dirty_rosters;  // shops whose roster_dirty is set, each once
   StringMap<Conversation> conversations;
   StringMap<std::string> conversation_of_customer;  // "<shop>/<customer>" → conversation id
   std::unordered_map<SessionId, Session> sessions;
@@ -155,13 +156,23 @@ struct Desk::Impl {
   }
 
   void mark_roster(Shop& shop) {
+    if (!shop.roster_dirty) dirty_rosters.push_back(&shop);
     shop.roster_dirty = true;
     ++shop.version;
   }
 
-  // Sends the roster of every shop whose update is due; called after each event.
+  // Sends the roster of every shop whose update is due; called after each event. Only shops
+  // with a change are looked at (this runs for every message).
   void flush_rosters(TimePoint now) {
-    for (auto& [id, shop] : shops) flush_roster(shop, now);
+    std::erase_if(dirty_rosters, [&](Shop* shop) {
+      flush_roster(*shop, now);
+      return !shop->roster_dirty;
+    });
+  }
+
+  // After each event from outside: rosters that became due go out.
+  void after_event() {
+    if (!dirty_rosters.empty()) flush_rosters(clock.now());
   }
 
   void flush_roster(Shop& shop, TimePoint now) {
@@ -640,8 +651,7 @@ struct Desk::Impl {
       if (!next || t < *next) next = t;
     };
     if (!grace_ends.empty()) consider(grace_ends.begin()->first);
-    for (const auto& [id, shop] : shops)
-      if (shop.roster_dirty) consider(shop.last_roster + kRosterInterval);
+    for (const Shop* shop : dirty_rosters) consider(shop->last_roster + kRosterInterval);
     return next;
   }
 
@@ -724,27 +734,27 @@ bool Desk::has_shop(std::string_view shop) const {
 void Desk::customer_connected(SessionId s, std::string_view shop, std::string_view customer,
                               std::string_view resume) {
   impl_->customer_connected(s, shop, customer, resume);
-  impl_->flush_rosters(impl_->clock.now());
+  impl_->after_event();
 }
 void Desk::customer_frame(SessionId s, std::string_view frame) {
   impl_->customer_frame(s, frame);
-  impl_->flush_rosters(impl_->clock.now());
+  impl_->after_event();
 }
 void Desk::customer_disconnected(SessionId s) {
   impl_->customer_disconnected(s);
-  impl_->flush_rosters(impl_->clock.now());
+  impl_->after_event();
 }
 void Desk::agent_connected(SessionId s, std::string_view shop, std::string_view agent) {
   impl_->agent_connected(s, shop, agent);
-  impl_->flush_rosters(impl_->clock.now());
+  impl_->after_event();
 }
 void Desk::agent_frame(SessionId s, std::string_view frame) {
   impl_->agent_frame(s, frame);
-  impl_->flush_rosters(impl_->clock.now());
+  impl_->after_event();
 }
 void Desk::agent_disconnected(SessionId s) {
   impl_->agent_disconnected(s);
-  impl_->flush_rosters(impl_->clock.now());
+  impl_->after_event();
 }
 void Desk::notify_violation(const monitor::Violation& v) {
   impl_->notify_violation(v);
