@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/container/deque.hpp>
+#include <charconv>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -425,7 +426,11 @@ struct Desk::Impl {
   ChatMessage& append(Conversation& c, Party from, std::string_view agent, std::string text,
                       TimePoint now) {
     ChatMessage m;
-    m.id = c.id + ":" + std::to_string(++c.seq);
+    // "<conversation>:<seq>", built in place (one allocation, not three temporaries).
+    char seq[20];
+    const auto end = std::to_chars(seq, seq + sizeof seq, ++c.seq).ptr;
+    m.id.reserve(c.id.size() + 1 + static_cast<std::size_t>(end - seq));
+    m.id.append(c.id).append(1, ':').append(seq, end);
     m.from = from;
     m.agent = std::string(agent);
     m.text = std::move(text);
