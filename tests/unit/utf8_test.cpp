@@ -53,3 +53,42 @@ TEST_CASE("utf8: malformed text is refused", "[utf8]") {
   CHECK_FALSE(is_valid("abc\xC3"));
   CHECK(is_valid("abc\xC3\xA9"));
 }
+
+TEST_CASE("utf8: the trusted count equals the validating one on well-formed text", "[utf8]") {
+  using chatdesk::monitor::utf8::count_code_points_trusted;
+  // Every length from 0 to 300 bytes and every alignment of the characters against the 8-byte
+  // words: prefixes of a text mixing 1-, 2-, 3- and 4-byte characters, cut at characters.
+  std::string text;
+  const char* const pieces[] = {"a", "您", "é", "😀", "好", "1", "，", "Z", "ü", "测试"};
+  for (int i = 0; text.size() < 300; ++i) text += pieces[i % 10];
+  for (std::size_t n = 0; n <= text.size(); ++n) {
+    const std::string_view prefix(text.data(), n);
+    const auto expected = count_code_points(prefix);
+    if (!expected) continue;  // cut inside a character
+    INFO("length " << n);
+    CHECK(count_code_points_trusted(prefix) == expected);
+  }
+  CHECK(count_code_points_trusted("") == 0u);
+  CHECK(count_code_points_trusted("您好，请问有什么可以帮您？") == 13u);
+  CHECK(count_code_points_trusted(std::string(1000, 'x')) == 1000u);  // several 31-word blocks
+}
+
+TEST_CASE("utf8: the trusted count refuses text cut inside its last character", "[utf8]") {
+  using chatdesk::monitor::utf8::count_code_points_trusted;
+  CHECK_FALSE(count_code_points_trusted("一二三四五六七八九十\xE4"));
+  CHECK_FALSE(count_code_points_trusted("一二三四五六七八九十\xE4\xB8"));
+  CHECK_FALSE(count_code_points_trusted("\xF0\x9F\x98"));
+  CHECK_FALSE(count_code_points_trusted("ab\xC3"));
+  CHECK(count_code_points_trusted("一二三四五六七八九十\xE4\xB8\x80") == 11u);
+}
+
+TEST_CASE("utf8: the trusted count is safe on other malformed text", "[utf8]") {
+  using chatdesk::monitor::utf8::count_code_points_trusted;
+  // Not validated: stray continuation bytes are skipped, the rest counted, nothing read beyond.
+  CHECK(count_code_points_trusted("\x80\x80\x80\x80\x80") == 0u);
+  CHECK(count_code_points_trusted("a\x80"
+                                  "b") == 2u);
+  CHECK(count_code_points_trusted("\xFF\xFE\xC0\xAF") == 3u);
+  const std::string long_stray(20, '\x80');
+  CHECK(count_code_points_trusted(long_stray) == 0u);
+}

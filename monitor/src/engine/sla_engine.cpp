@@ -3,16 +3,18 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "chatdesk/monitor/business_hours.hpp"
 #include "chatdesk/monitor/utf8.hpp"
+#include "deadline_queue.hpp"
 #include "id_index.hpp"
 #include "phrase_set.hpp"
 
@@ -80,51 +82,56 @@ struct Agent {
   std::size_t typing_since_warning = 0;  // measured messages since the last warning
 };
 
-// Laid out for the lookup: the id and the hot state share the first cache lines, the rarely used
-// spill string for long ids comes last.
-struct alignas(64) Conversation {
-  // The desk's ids ("c-" and 16 hex digits) live inline; longer ones spill to the heap.
-  static constexpr std::size_t kInlineId = 40;
+// 128 bytes in two cache lines of one 128-byte block (at 100k open conversations the records are
+// far beyond the L2, so each line is a likely miss): the first holds the id, compared on every
+// lookup, and the state most events touch; the second the rest. Ids longer than the desk's
+// ("c-" and 16 hex digits) spill to the heap.
+struct alignas(128) Conversation {
+  static constexpr std::size_t kInlineId = 24;
 
   std::string_view id() const {
-    return id_length <= kInlineId ? std::string_view(id_inline, id_length) : id_long;
+    return id_length <= kInlineId ? std::string_view(id_inline, id_length) : *id_long;
   }
   void set_id(std::string_view id) {
     id_length = static_cast<std::uint32_t>(id.size());
     if (id.size() <= kInlineId)
       id.copy(id_inline, id.size());
     else
-      id_long.assign(id);
+      id_long = std::make_unique<std::string>(id);
   }
 
+  // --- first cache line: the lookup and the hot state
   char id_inline[kInlineId] = {};
   std::uint32_t id_length = 0;
-  std::uint32_t id_hash = 0;
   std::uint32_t slot = 0;
-  std::uint32_t gen = 0;  // bumped when the slot is freed, so stale heap entries are recognised
   std::uint32_t shop = 0;
   std::uint32_t owner = kNone;
-  std::uint32_t owner_pos = 0;  // index in the owner's `owned`
   std::uint32_t typing_agent = kNone;
   std::uint32_t messages = 0;  // customer and agent messages so far
-  std::uint32_t agent_messages = 0;
-  std::uint32_t waits = 0;  // reply waits begun after the greeting
-  std::uint32_t greeting_step = 0;
   Phase phase = Phase::idle;
   bool live = false;
   bool wrote = false;    // the customer wrote at least once
   bool greeted = false;  // an agent wrote at least once
   bool waiting = false;  // the latest customer message is unanswered
   bool has_due = false;  // `due` is the next deadline of the running (or paused) clock
-  bool queued = false;   // `queued_due` is in the heap
+  bool queued = false;   // `queued_due` is in the queue (and Impl::queue_token names that entry)
   bool last_agent_farewell = false;
+  TimePoint typing_start{};  // here: a typing start (a quarter of all events) needs this line only
+  // --- second cache line
+  std::uint32_t owner_pos = 0;  // index in the owner's `owned`
+  std::uint32_t agent_messages = 0;
+  std::uint32_t waits = 0;  // reply waits begun after the greeting
+  std::uint32_t greeting_step = 0;
+  std::uint32_t id_hash = 0;
+  std::unique_ptr<std::string> id_long;  // only for ids longer than kInlineId
   TimePoint first_customer{};
   TimePoint clock_start{};  // start of the greeting clock or of the current reply wait
-  TimePoint typing_start{};
   TimePoint due{};
   TimePoint queued_due{};
-  std::string id_long;
 };
+static_assert(sizeof(Conversation) == 128);
+static_assert(offsetof(Conversation, typing_start) + sizeof(TimePoint) == 64,
+              "hot fields fill one line");
 
 // The stretch of time around "now" in which a shop's open state does not change, so that most
 // clock arithmetic is a subtraction instead of a time-zone lookup.
@@ -158,16 +165,9 @@ struct Shop {
   TimePoint queued_due{};
 };
 
-// A deadline in the heap (see Impl::heap).
-struct Entry {
-  std::int64_t due;
-  std::uint32_t slot;  // conversation slot, or kShopEntry | shop index
-  std::uint32_t gen;
-};
-
-struct Later {
-  bool operator()(const Entry& a, const Entry& b) const { return a.due > b.due; }
-};
+// A deadline in the queue (see Impl::heap): `slot` is a conversation slot, or kShopEntry | shop
+// index; `token` tells whether it is stale (see Impl::queue_token), 0 for shops.
+using Entry = DeadlineQueue::Entry;
 
 }  // namespace
 
@@ -188,11 +188,20 @@ struct SlaEngine::Impl {
   IdIndex conversations;  // id → slot
   std::vector<Conversation> slots;
   std::vector<std::uint32_t> free_slots;
-  std::deque<Agent> agents;  // a deque so that references survive interning
-  // Min-heap of deadlines with lazy invalidation: an entry is live only while its conversation
-  // (or shop) still has it as `queued_due`; a later deadline is re-pushed when the earlier entry
-  // surfaces, so each conversation keeps about one entry however often its clock moves.
-  std::vector<Entry> heap;
+  // Indexed by the agent numbers in the conversations. A vector, not a deque (whose blocks hold
+  // only four agents, and whose indexing costs a division): nothing keeps a reference to an
+  // agent across intern_agent(), and the shops' maps key by their own copy of the name.
+  std::vector<Agent> agents;
+  // Deadlines with lazy invalidation: an entry is live only while its conversation (or shop)
+  // still has it as `queued_due`; a later deadline is re-pushed when the earlier entry surfaces,
+  // so each conversation keeps about one entry however often its clock moves.
+  DeadlineQueue heap;
+  // Per conversation slot, the token of its one live queue entry (0: none). Entries of closed
+  // conversations and superseded ones are recognised as stale by this 4-byte array, small enough
+  // for the L2 cache, without reading the conversation's record. (Dropping the entry when the
+  // customer is answered as well was tried: more pushes, no faster.)
+  std::vector<std::uint32_t> queue_token;
+  std::uint32_t last_token = 0;
   std::uint64_t agent_violations = 0;  // sequence in agent-level violation ids
   std::string agent_sequence_prefix;   // "<run id>-", or empty
   Violation scratch;                   // reused so that emitting does not allocate
@@ -260,17 +269,13 @@ struct SlaEngine::Impl {
     return s.hours.after_open_time(from, d);
   }
 
-  // --- the heap -------------------------------------------------------------------------------
+  // --- the deadline queue ---------------------------------------------------------------------
 
-  void push(Entry e) {
-    heap.push_back(e);
-    std::push_heap(heap.begin(), heap.end(), Later{});
-  }
+  void push(Entry e) { heap.push(e); }
 
   Entry pop() {
-    std::pop_heap(heap.begin(), heap.end(), Later{});
-    const Entry e = heap.back();
-    heap.pop_back();
+    const Entry e = heap.top();
+    heap.pop();
     return e;
   }
 
@@ -279,7 +284,15 @@ struct SlaEngine::Impl {
     if (c.queued && c.queued_due <= c.due) return;  // that entry surfaces first and re-plans
     c.queued = true;
     c.queued_due = c.due;
-    push({to_epoch_ms(c.due), c.slot, c.gen});
+    if (++last_token == 0) ++last_token;  // 0 means none
+    queue_token[c.slot] = last_token;
+    push({to_epoch_ms(c.due), c.slot, last_token});
+  }
+
+  // The conversation's queue entry, if any, no longer counts.
+  void unqueue(Conversation& c) {
+    c.queued = false;
+    queue_token[c.slot] = 0;
   }
 
   // Wakes the engine at the shop's next shift change while customers wait there, so that
@@ -294,7 +307,7 @@ struct SlaEngine::Impl {
 
   void fire_due(TimePoint now) {
     const std::int64_t now_ms = to_epoch_ms(now);
-    while (!heap.empty() && heap.front().due <= now_ms) {
+    while (!heap.empty() && heap.top().due <= now_ms) {
       const Entry e = pop();
       const TimePoint at = from_epoch_ms(e.due);
       if (e.slot & kShopEntry) {
@@ -306,9 +319,10 @@ struct SlaEngine::Impl {
         schedule_transition(s);
         continue;
       }
+      if (queue_token[e.slot] != e.token) continue;
       Conversation& c = slots[e.slot];
-      if (!c.live || c.gen != e.gen || !c.queued || c.queued_due != at) continue;
-      c.queued = false;
+      if (!c.live || !c.queued || c.queued_due != at) continue;
+      unqueue(c);
       if (!c.has_due) continue;
       if (c.due > at) {
         schedule(c);
@@ -322,7 +336,7 @@ struct SlaEngine::Impl {
   // Drops stale entries from the top so that next_deadline() is exact.
   void prune() {
     while (!heap.empty()) {
-      const Entry& e = heap.front();
+      const Entry& e = heap.top();
       const TimePoint at = from_epoch_ms(e.due);
       if (e.slot & kShopEntry) {
         Shop& s = shops[e.slot & ~kShopEntry];
@@ -332,12 +346,16 @@ struct SlaEngine::Impl {
         pop();
         continue;
       }
+      if (queue_token[e.slot] != e.token) {
+        pop();
+        continue;
+      }
       Conversation& c = slots[e.slot];
-      const bool current = c.live && c.gen == e.gen && c.queued && c.queued_due == at;
+      const bool current = c.live && c.queued && c.queued_due == at;
       if (current && c.has_due && c.due == at) return;
       pop();
       if (current) {
-        c.queued = false;
+        unqueue(c);
         schedule(c);
       }
     }
@@ -481,11 +499,10 @@ struct SlaEngine::Impl {
     } else {
       slot = static_cast<std::uint32_t>(slots.size());
       slots.emplace_back();
+      queue_token.push_back(0);
     }
     Conversation& c = slots[slot];
-    const std::uint32_t gen = c.gen;
     c = Conversation{};
-    c.gen = gen;
     c.slot = slot;
     c.shop = shop->second;
     c.live = true;
@@ -523,7 +540,7 @@ struct SlaEngine::Impl {
 
   void stop_waiting(Shop& s, Conversation& c) {
     c.phase = Phase::idle;
-    c.has_due = false;
+    c.has_due = false;  // the queued entry, if any, stays: it may serve the next wait too
     if (!c.waiting) return;
     c.waiting = false;
     --s.waiting;
@@ -581,7 +598,7 @@ struct SlaEngine::Impl {
     c.typing_agent = kNone;
     const Duration took = t - c.typing_start;
     const std::optional<std::size_t> chars =
-        took > Duration::zero() ? utf8::count_code_points(text) : std::nullopt;
+        took > Duration::zero() ? utf8::count_code_points_trusted(text) : std::nullopt;
     if (!chars || *chars < sla.typing_min_chars) {
       sink.on_typing_unmeasured(shop_id, name);
       return;
@@ -631,8 +648,7 @@ struct SlaEngine::Impl {
     stop_waiting(s, c);
     detach(c);
     c.live = false;
-    c.queued = false;
-    ++c.gen;
+    unqueue(c);
     free_slots.push_back(c.slot);
     conversations.erase(c.id_hash, c.slot);
   }
@@ -754,7 +770,7 @@ void SlaEngine::closed(std::string_view conversation, std::string_view agent, bo
 
 std::optional<TimePoint> SlaEngine::next_deadline() const {
   if (impl_->heap.empty()) return std::nullopt;
-  return from_epoch_ms(impl_->heap.front().due);
+  return from_epoch_ms(impl_->heap.top().due);
 }
 
 void SlaEngine::advance(TimePoint now) {

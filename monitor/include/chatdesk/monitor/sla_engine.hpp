@@ -3,7 +3,7 @@
 // service rules (docs/sla.md). No sockets, threads, Redis or Prometheus: the gateway feeds it from
 // its event loop and wakes it at next_deadline() with one timer; tests feed it with a ManualClock.
 // Built for one core: per event a hash lookup and no allocation (conversation and agent records are
-// made once, deadlines sit in one lazily invalidated min-heap).
+// made once, deadlines sit in one lazily invalidated timing wheel of 16 ms buckets).
 // Not thread-safe: one owner thread calls every method, and the sink must not call back into it.
 
 #include <memory>
@@ -40,6 +40,10 @@ class SlaEngine {
   void customer_message(std::string_view conversation, std::string_view text, TimePoint t);
   // The customer is gone for good (closed, or did not come back within resume_grace).
   void customer_left(std::string_view conversation, TimePoint t);
+  // `text` must be well-formed UTF-8, as the gateway's WebSocket layer and protocol parser have
+  // made sure: its code points are counted for the typing rate without validating it again (text
+  // ending inside a character is still noticed and not measured; other malformed text is safe
+  // but miscounted).
   void agent_message(std::string_view conversation, std::string_view agent, std::string_view text,
                      TimePoint t);
   void agent_typing(std::string_view conversation, std::string_view agent, bool start, TimePoint t);
