@@ -42,6 +42,11 @@ for (const [t, scenario] of Object.entries(servers)) {
     emit(scenario, `p50_us@${pct}%sat`, m.p50_us, 'us', '', 'lower');
     emit(scenario, `p99_us@${pct}%sat`, m.p99_us, 'us', target, 'lower');
     emit(scenario, `p999_us@${pct}%sat`, m.p999_us, 'us', '', 'lower');
+    // What the customer -> agent p99 contains besides the server: the generator's own lateness
+    // in sending (open loop), and the agent -> customer p99 (measured from the actual send).
+    if (m.send_lag_p99_us !== undefined)
+      emit(scenario, `send_lag_p99_us@${pct}%sat`, m.send_lag_p99_us, 'us', '', 'lower');
+    emit(scenario, `a2c_p99_us@${pct}%sat`, m.a2c_p99_us, 'us', '', 'lower');
     emit(scenario, `cpu_us_per_msg@${pct}%sat`, m.cpu_us_per_msg, 'us', '', 'lower');
   }
   for (const k of [1, 8]) {

@@ -447,6 +447,7 @@ void Runner::pump() {
   Nanos now = now_ns();
   Nanos next = traffic_started_ + static_cast<Nanos>(scheduled_) * interval_;
   while (next <= now) {
+    if (measuring_) send_lag_.add(now_ns() - next);
     customer_send(pairs_[scheduled_ % pairs_.size()], next);
     ++scheduled_;
     next = traffic_started_ + static_cast<Nanos>(scheduled_) * interval_;
@@ -462,6 +463,7 @@ void Runner::begin_window() {
       std::min(5e7, (options_.rate > 0 ? options_.rate : 2e5) * options_.seconds));
   to_agent_.reserve(expected);
   to_customer_.reserve(options_.reply ? expected : 0);
+  send_lag_.reserve(options_.rate > 0 ? expected : 0);
   if (options_.server_pid > 0) server_cpu0_ = process_cpu_seconds(options_.server_pid).value_or(-1);
   own_cpu0_ = own_cpu_seconds();
   window_start_ = now_ns();
@@ -571,6 +573,12 @@ std::string Runner::print_result() {
                       "\"cpu_us_per_msg\":%.3f",
                       options_.server_pid, cpu, seconds > 0 ? cpu / seconds : 0,
                       delivered_ > 0 ? cpu * 1e6 / static_cast<double>(delivered_) : 0);
+    line.append(buf, static_cast<std::size_t>(n));
+  }
+  if (options_.rate > 0) {
+    auto lag = send_lag_.summarize();
+    n = std::snprintf(buf, sizeof buf, ",\"send_lag_p99_us\":%.1f,\"send_lag_p999_us\":%.1f",
+                      lag.p99_us, lag.p999_us);
     line.append(buf, static_cast<std::size_t>(n));
   }
   line += "}";

@@ -123,6 +123,9 @@ class Runner {
   std::uint64_t delivered_ = 0, sent_ = 0, acks_ = 0, sla_frames_ = 0, errors_ = 0;
   std::uint64_t logged_errors_ = 0;
   LatencyRecorder to_agent_, to_customer_;
+  // Open loop: how late after its scheduled time each customer message was handed to its socket
+  // (the generator's own lag, part of every customer -> agent latency it reports).
+  LatencyRecorder send_lag_;
   double server_cpu0_ = -1, server_cpu1_ = -1, own_cpu0_ = 0, own_cpu1_ = 0;
   std::string failure_;
 };
