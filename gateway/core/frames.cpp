@@ -75,10 +75,6 @@ class FrameWriter {
   json::serializer serializer_;
 };
 
-std::string_view quoted(Party p) {
-  return p == Party::agent ? R"("agent")" : R"("customer")";
-}
-
 json::object message_object(std::string_view conversation, const ChatMessage& m) {
   return json::object({{"conversation", conversation},
                        {"id", m.id},
@@ -157,7 +153,7 @@ Frame message(std::string_view conversation, const ChatMessage& m) {
   FrameWriter w(conversation.size() + m.id.size() + m.agent.size() + m.text.size() + 128);
   w.raw(R"({"conversation":)").string(conversation);
   w.raw(R"(,"id":)").string(m.id);
-  w.raw(R"(,"from":)").raw(quoted(m.from));
+  w.raw(R"(,"from":")").raw(to_string(m.from)).raw("\"");
   w.raw(R"(,"agent":)").string(m.agent);
   w.raw(R"(,"text":)").string(m.text);
   w.raw(R"(,"ts":)").number(to_epoch_ms(m.ts));
@@ -168,7 +164,7 @@ Frame message(std::string_view conversation, const ChatMessage& m) {
 Frame typing(std::string_view conversation, Party from, std::optional<bool> start) {
   FrameWriter w(conversation.size() + 80);
   w.raw(R"({"type":"typing","conversation":)").string(conversation);
-  w.raw(R"(,"from":)").raw(quoted(from));
+  w.raw(R"(,"from":")").raw(to_string(from)).raw("\"");
   if (start) w.raw(*start ? R"(,"state":"start")" : R"(,"state":"stop")");
   w.raw("}");
   return w.finish();

@@ -82,12 +82,8 @@ void WebSocketSession::on_accept(beast::error_code ec) {
   // after the handshake's response), so waiting on the socket cannot miss a frame.
   ws_.next_layer().socket().async_wait(
       boost::asio::ip::tcp::socket::wait_read,
-      [self = shared_from_this()](beast::error_code) { self->on_first_readable(); });
-}
-
-void WebSocketSession::on_first_readable() {
-  // Readable, closed or failed: the read reports which.
-  do_read();
+      // Readable, closed or failed: the read reports which.
+      [self = shared_from_this()](beast::error_code) { self->do_read(); });
 }
 
 void WebSocketSession::do_read() {

@@ -36,7 +36,6 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
 
  private:
   void on_accept(boost::beast::error_code ec);
-  void on_first_readable();
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void do_write();
