@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, builds and runs the gateway with the default config and a local Redis on loopback
-# (data under var/redis). Usage: scripts/run.sh [--config FILE] [--simulate [PROFILE]]
+# (data under var/redis, append-only: a restart of both keeps the desk, docs/operations.md). Usage: scripts/run.sh [--config FILE] [--simulate [PROFILE]]
 # --simulate starts the traffic simulator against every shop of the config (docs/simulator.md), so
 # the consoles, the lead page and /metrics show a live desk; PROFILE: realistic (default) | slow | missed.
 set -euo pipefail
@@ -18,7 +18,9 @@ while [ $# -gt 0 ]; do
 done
 
 scripts/install-deps.sh
-CMAKE_BUILD_TYPE=Release scripts/build.sh build-release
+# Only what this script runs (the test targets take most of a fresh build).
+BUILD_TARGETS="chatdesk-gateway${simulate:+ chatdesk-simulator}" CMAKE_BUILD_TYPE=Release \
+  scripts/build.sh build-release
 build-release/gateway/chatdesk-gateway --check-config --config "$config"
 
 # A Redis of our own on the port the config names, unless one already answers there.
@@ -27,8 +29,10 @@ redis_port=${redis_port:-6379}
 redis_pid=""
 if ! redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1; then
   mkdir -p var/redis
+  # The desk's durable store (docs/storage.md): every write in the append-only file, synced to disk
+  # once a second (appendfsync everysec; docs/operations.md says what a power cut can cost).
   redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$PWD/var/redis" --appendonly yes \
-    --daemonize no --logfile "$PWD/var/redis/redis.log" &
+    --appendfsync everysec --daemonize no --logfile "$PWD/var/redis/redis.log" &
   redis_pid=$!
   for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   echo "run: redis-server on 127.0.0.1:$redis_port (data in var/redis)"

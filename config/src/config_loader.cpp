@@ -93,6 +93,18 @@ RedisConfig read_redis(const Field& field) {
   return c;
 }
 
+StorageConfig read_storage(const Field& field) {
+  const Section s(field, {"enabled", "transcript_ttl", "conversations_stream",
+                          "conversations_maxlen", "agent_grace"});
+  StorageConfig c;
+  read_optional(s, "enabled", c.enabled, yaml::as_bool);
+  read_optional(s, "transcript_ttl", c.transcript_ttl, positive_duration);
+  read_optional(s, "conversations_stream", c.conversations_stream, yaml::as_nonempty_string);
+  read_optional(s, "conversations_maxlen", c.conversations_maxlen, integer_at_least(1));
+  read_optional(s, "agent_grace", c.agent_grace, positive_duration);
+  return c;
+}
+
 // An environment variable name as a POSIX shell can set it, so that `export NAME=...` works.
 bool is_env_name(std::string_view name) {
   const auto letter = [](char ch) {
@@ -303,12 +315,19 @@ DiagnosticsConfig read_diagnostics(const Field& field) {
 }
 
 Config read_config(const Field& root) {
-  const Section s(root, {"listen", "web_root", "redis", "auth", "limits", "allowed_origins",
-                         "diagnostics", "shops"});
+  const Section s(root, {"listen", "web_root", "redis", "storage", "auth", "limits",
+                         "allowed_origins", "diagnostics", "shops"});
   Config c;
   if (auto listen = s.get("listen")) c.listen = read_listen(*listen);
   read_optional(s, "web_root", c.web_root, yaml::as_string);
   if (auto redis = s.get("redis")) c.redis = read_redis(*redis);
+  if (auto storage = s.get("storage")) {
+    c.storage = read_storage(*storage);
+    if (c.storage.enabled && !c.redis.enabled)
+      fail(storage->at, "storage.enabled needs redis.enabled (the store is in Redis)");
+  } else if (!c.redis.enabled) {
+    c.storage.enabled = false;  // without Redis the desk is in memory, as before the store
+  }
   if (auto auth = s.get("auth")) c.auth = read_auth(*auth);
   if (auto limits = s.get("limits")) c.limits = read_limits(*limits);
   if (auto origins = s.get("allowed_origins")) c.allowed_origins = read_allowed_origins(*origins);

@@ -7,9 +7,12 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
+#include "chatdesk/gateway/conversation_record.hpp"
 #include "chatdesk/gateway/protocol.hpp"
+#include "chatdesk/gateway/store_codec.hpp"
 
 namespace chatdesk::gateway {
 namespace {
@@ -31,7 +34,7 @@ std::string hex64(std::uint64_t v) {
   return std::string(buf, 16);
 }
 
-// Compares a secret in time that does not depend on where the first difference is.
+// Compares two secret hashes in time that does not depend on where the first difference is.
 bool same_secret(std::string_view expected, std::string_view given) {
   if (expected.size() != given.size()) return false;
   unsigned char diff = 0;
@@ -53,7 +56,7 @@ struct Desk::Impl {
     std::string id;
     Shop* shop = nullptr;
     std::string customer;
-    std::string resume;
+    std::string secret_hash;         // of the resume secret (the secret itself is not kept)
     SessionId customer_session = 0;  // 0 while the customer is disconnected
     std::optional<TimePoint> left_at;
     std::string owner;                             // empty while queued
@@ -64,6 +67,16 @@ struct Desk::Impl {
     bool greeted = false;
     TimePoint arrived_at{};
     std::optional<TimePoint> first_message_at;
+    std::optional<TimePoint> last_customer_at;
+    std::optional<std::int64_t> queue_pos;  // while queued (docs/storage.md)
+    std::vector<std::string> agents;        // owners so far, each once
+    std::uint32_t transfers = 0;
+    std::uint32_t handovers = 0;
+    // Durability: messages with a sequence number above stored_seq have not been taken by the
+    // store yet (they stay in history even past history_limit until then).
+    std::uint64_t stored_seq = 0;
+    bool dirty = false;        // in Impl::dirty
+    bool ever_stored = false;  // the store has heard of it
   };
 
   struct Agent {
@@ -72,11 +85,15 @@ struct Desk::Impl {
     AgentPresence state = AgentPresence::away;
     std::vector<std::string> open;  // conversation ids, in assignment order
     TimePoint idle_since{};         // last assignment or becoming available
+    // Recovered after a restart and not reconnected yet: its conversations wait for it until then.
+    std::optional<TimePoint> grace_until;
   };
 
   struct Shop {
     const config::ShopConfig* config = nullptr;
     std::deque<std::string> queue;  // conversation ids, FIFO
+    std::int64_t next_back = 1;     // queue positions (Conversation::queue_pos) for the store
+    std::int64_t next_front = 0;
     std::map<std::string, Agent, std::less<>> agents;
     std::size_t conversations = 0;
     std::uint64_t customer_messages = 0;
@@ -106,6 +123,22 @@ struct Desk::Impl {
   StringMap<std::string> conversation_of_customer;  // "<shop>/<customer>" → conversation id
   std::unordered_map<SessionId, Session> sessions;
   std::set<std::pair<TimePoint, std::string>> grace_ends;  // customers who may still come back
+  // Recovered agents not reconnected yet: (grace end, shop, agent).
+  std::set<std::tuple<TimePoint, Shop*, std::string>> agent_graces;
+
+  // --- durability (docs/storage.md); only while a store is attached ------------------------
+  bool storing = false;
+  bool accepting = true;  // false while the store cannot write: messages and commands refused
+  std::vector<Conversation*> dirty;  // changed since the last take_changes(), each once
+  struct Ended {
+    StoredConversation state;
+    std::vector<ChatMessage> messages;  // not taken by the store yet
+    ConversationRecord record;
+  };
+  std::vector<Ended> ended;
+  std::vector<std::pair<Shop*, std::string>> agents_changed;  // (shop, agent id)
+  StoredConversation scratch_state;
+  std::vector<const ChatMessage*> scratch_messages;
 
   Impl(const config::Config& c, const Clock& clk, DeskOutput& o, monitor::SlaEngine& e,
        RandomSource r)
@@ -183,9 +216,85 @@ struct Desk::Impl {
     for (const auto& [id, a] : shop.agents)
       list.push_back({id, presence_name(a.state), a.open.size()});
     auto frame = frames::desk(shop.queue.size(), list);
-    for (const auto& [id, a] : shop.agents) out.send(a.session, frame);
+    for (const auto& [id, a] : shop.agents)
+      if (a.session) out.send(a.session, frame);  // 0: recovered, not reconnected yet
     shop.roster_dirty = false;
     shop.last_roster = now;
+  }
+
+  void mark(Conversation& c) {
+    if (!storing || c.dirty) return;
+    c.dirty = true;
+    dirty.push_back(&c);
+  }
+
+  void agent_changed(Shop& shop, std::string_view agent) {
+    if (storing) agents_changed.emplace_back(&shop, std::string(agent));
+  }
+
+  // Keeps history within its limit, but never drops a message the store has not taken.
+  void trim_history(Conversation& c) {
+    while (c.history.size() > config.limits.history_limit &&
+           (!storing || store::message_seq(c.history.front().id) <= c.stored_seq))
+      c.history.pop_front();
+  }
+
+  // `c` as the store keeps it, into `out` (whose buffers are reused).
+  void fill_stored(const Conversation& c, StoredConversation& out) {
+    out.id.assign(c.id);
+    out.shop.assign(c.shop->config->id);
+    out.customer.assign(c.customer);
+    out.secret_hash.assign(c.secret_hash);
+    out.owner.assign(c.owner);
+    out.queue_pos = c.queue_pos;
+    out.created = c.arrived_at;
+    out.first_message_at = c.first_message_at;
+    out.last_customer_at = c.last_customer_at;
+    out.waiting_since = c.waiting_since;
+    out.left_at = c.left_at;
+    out.greeted = c.greeted;
+    out.note.assign(c.note);
+    out.seq = c.seq;
+    out.agents.resize(c.agents.size());
+    for (std::size_t i = 0; i < c.agents.size(); ++i) out.agents[i].assign(c.agents[i]);
+    out.transfers = c.transfers;
+    out.handovers = c.handovers;
+    out.clock = engine.conversation_clock(c.id).value_or(monitor::ConversationClock{});
+  }
+
+  // The messages of `c` the store has not taken yet, oldest first.
+  void new_messages(const Conversation& c, std::vector<const ChatMessage*>& out) {
+    out.clear();
+    const std::uint64_t count = c.seq - c.stored_seq;
+    const std::size_t n = std::min<std::size_t>(count, c.history.size());
+    for (std::size_t i = c.history.size() - n; i < c.history.size(); ++i)
+      out.push_back(&c.history[i]);
+  }
+
+  bool has_changes() const { return !dirty.empty() || !ended.empty() || !agents_changed.empty(); }
+
+  void take_changes(DeskChangeSink& sink) {
+    for (Conversation* c : dirty) {
+      c->dirty = false;
+      fill_stored(*c, scratch_state);
+      new_messages(*c, scratch_messages);
+      sink.conversation(scratch_state, scratch_messages, !c->ever_stored);
+      c->ever_stored = true;
+      c->stored_seq = c->seq;
+      trim_history(*c);
+    }
+    dirty.clear();
+    for (const Ended& e : ended) {
+      scratch_messages.clear();
+      for (const auto& m : e.messages) scratch_messages.push_back(&m);
+      sink.ended(e.state, scratch_messages, e.record);
+    }
+    ended.clear();
+    for (const auto& [shop, id] : agents_changed) {
+      const Agent* a = find_agent(*shop, id);
+      sink.agent(shop->config->id, id, a ? std::optional<AgentPresence>(a->state) : std::nullopt);
+    }
+    agents_changed.clear();
   }
 
   std::span<const ChatMessage> history_span(Conversation& c) {
@@ -202,7 +311,9 @@ struct Desk::Impl {
   Agent* pick_agent(Shop& shop, std::string_view avoid) {
     Agent* best = nullptr;
     for (auto& [id, a] : shop.agents) {
-      if (a.state != AgentPresence::available || a.open.size() >= shop.config->max_concurrent)
+      // A recovered agent that has not reconnected yet (session 0) gets nothing new.
+      if (a.state != AgentPresence::available || !a.session ||
+          a.open.size() >= shop.config->max_concurrent)
         continue;
       if (!avoid.empty() && id == avoid) continue;
       if (!best || a.open.size() < best->open.size() ||
@@ -219,12 +330,18 @@ struct Desk::Impl {
       std::string id = std::move(shop.queue.front());
       shop.queue.pop_front();
       mark_roster(shop);
-      if (auto* c = find_conversation(id)) assign(*c, *agent, now);
+      if (auto* c = find_conversation(id)) {
+        c->queue_pos.reset();
+        assign(*c, *agent, now);
+      }
     }
   }
 
   void assign(Conversation& c, Agent& agent, TimePoint now) {
     c.owner = agent.id;
+    if (std::find(c.agents.begin(), c.agents.end(), agent.id) == c.agents.end())
+      c.agents.push_back(agent.id);
+    mark(c);
     agent.open.push_back(c.id);
     agent.idle_since = now;
     mark_roster(*c.shop);
@@ -252,24 +369,38 @@ struct Desk::Impl {
     if (c.owner.empty()) return;
     if (auto* a = find_agent(*c.shop, c.owner)) {
       std::erase(a->open, c.id);
-      if (!reason.empty()) out.send(a->session, frames::unassigned(c.id, reason));
+      if (!reason.empty() && a->session) out.send(a->session, frames::unassigned(c.id, reason));
     }
     c.owner.clear();
+    mark(c);
     mark_roster(*c.shop);
   }
 
   // Back to the front of the queue: the customer has waited already and keeps its place.
   void requeue_front(Conversation& c) {
     c.shop->queue.push_front(c.id);
+    c.queue_pos = c.shop->next_front--;
+    mark(c);
     mark_roster(*c.shop);
   }
 
-  void end_conversation(Conversation& c, Party by, TimePoint now) {
+  void end_conversation(Conversation& c, ClosedBy closed_by, TimePoint now) {
     Shop& shop = *c.shop;
+    const Party by = closed_by == ClosedBy::agent ? Party::agent : Party::customer;
+    Ended* record = nullptr;
+    if (storing) {
+      record = &ended.emplace_back();
+      fill_stored(c, record->state);
+      record->state.queue_pos.reset();
+      new_messages(c, scratch_messages);
+      for (const ChatMessage* m : scratch_messages) record->messages.push_back(*m);
+    }
+    monitor::ConversationClock* last = record ? &record->state.clock : nullptr;
     if (by == Party::customer)
-      engine.customer_left(c.id, now);
+      engine.customer_left(c.id, now, last);
     else
-      engine.closed(c.id, c.owner, true, now);
+      engine.closed(c.id, c.owner, true, now, last);
+    if (record) record->record = build_record(record->state, now, closed_by);
     auto frame = frames::closed(c.id, by);
     if (!c.owner.empty()) {
       send_to_agent(shop, c.owner, frame);
@@ -282,6 +413,7 @@ struct Desk::Impl {
     if (c.left_at) grace_ends.erase({*c.left_at + shop.config->resume_grace, c.id});
     conversation_of_customer.erase(customer_key(shop, c.customer));
     --shop.conversations;
+    if (c.dirty) std::erase(dirty, &c);  // its last state went into `ended`
     std::string id = c.id;
     conversations.erase(id);
     dispatch(shop, now);
@@ -310,7 +442,8 @@ struct Desk::Impl {
       auto it = conversation_of_customer.find(customer_key(*shop, customer));
       if (it != conversation_of_customer.end()) {
         Conversation* c = find_conversation(it->second);
-        if (c && same_secret(c->resume, resume)) return resume_conversation(session, *c, now);
+        if (c && same_secret(c->secret_hash, store::secret_hash(resume)))
+          return resume_conversation(session, *c, resume, now);
       }
     }
     open_conversation(session, *shop, customer, now);
@@ -329,8 +462,9 @@ struct Desk::Impl {
       c.customer = std::string(wanted_customer);
     else
       c.customer = "u-" + hex64(random());
-    c.resume = hex64(random());
-    c.resume += hex64(random());
+    std::string resume = hex64(random());
+    resume += hex64(random());
+    c.secret_hash = store::secret_hash(resume);
     c.customer_session = session;
     c.arrived_at = now;
     std::string id = c.id;
@@ -344,7 +478,7 @@ struct Desk::Impl {
     CustomerWelcome w;
     w.conversation = stored.id;
     w.customer = stored.customer;
-    w.resume = stored.resume;
+    w.resume = resume;
     w.shop = shop.config->id;
     w.shop_name = shop.config->name;
     w.desk_open = open;
@@ -352,11 +486,14 @@ struct Desk::Impl {
     // Fix: say when the desk opens (docs/protocol.md: `opens_at`); it was always null.
     if (!open) out.send(session, frames::notice_offline(engine.next_opening(shop.config->id, now)));
     shop.queue.push_back(id);
+    stored.queue_pos = shop.next_back++;
+    mark(stored);
     mark_roster(shop);
     dispatch(shop, now);
   }
 
-  void resume_conversation(SessionId session, Conversation& c, TimePoint now) {
+  void resume_conversation(SessionId session, Conversation& c, std::string_view resume,
+                           TimePoint now) {
     Shop& shop = *c.shop;
     if (c.customer_session) {
       // The same customer in a second tab: the newest connection wins.
@@ -367,13 +504,14 @@ struct Desk::Impl {
     }
     if (c.left_at) grace_ends.erase({*c.left_at + shop.config->resume_grace, c.id});
     c.left_at.reset();
+    mark(c);
     c.customer_session = session;
     sessions[session] = Session{Kind::customer, &shop, c.id};
     bool open = engine.is_open(shop.config->id, now);
     CustomerWelcome w;
     w.conversation = c.id;
     w.customer = c.customer;
-    w.resume = c.resume;
+    w.resume = resume;
     w.shop = shop.config->id;
     w.shop_name = shop.config->name;
     w.agent = c.owner;
@@ -403,12 +541,17 @@ struct Desk::Impl {
     auto parsed = parse_customer_frame(frame, limits);
     if (auto* err = std::get_if<ProtocolError>(&parsed)) return reject(session, *err);
     auto& command = std::get<CustomerCommand>(parsed);
+    if (!accepting && !std::holds_alternative<CustomerTyping>(command)) {
+      const auto* m = std::get_if<CustomerMessage>(&command);
+      return refuse_unavailable(session, m ? std::string_view(m->client_msg_id) : "");
+    }
     TimePoint now = clock.now();
     if (auto* m = std::get_if<CustomerMessage>(&command)) {
       Conversation* c = customer_conversation(session, &m->client_msg_id);
       if (!c) return;
       ChatMessage& msg = append(*c, Party::customer, c->owner, std::move(m->text), now);
       if (!c->waiting_since) c->waiting_since = now;
+      c->last_customer_at = now;
       ++c->shop->customer_messages;
       engine.customer_message(c->id, msg.text, now);
       out.send(session, frames::ack(m->client_msg_id, msg.id, now));
@@ -419,8 +562,15 @@ struct Desk::Impl {
         send_to_agent(*c->shop, c->owner, frames::typing(c->id, Party::customer, std::nullopt));
     } else {
       Conversation* c = customer_conversation(session);
-      if (c) end_conversation(*c, Party::customer, now);
+      if (c) end_conversation(*c, ClosedBy::customer, now);
     }
+  }
+
+  // The store cannot write now: nothing of the frame was done, and the client may send it again.
+  void refuse_unavailable(SessionId session, std::string_view client_msg_id) {
+    reject(session, ErrorCode::unavailable,
+           "the desk cannot store messages right now; nothing was sent, try again shortly",
+           client_msg_id);
   }
 
   ChatMessage& append(Conversation& c, Party from, std::string_view agent, std::string text,
@@ -438,7 +588,8 @@ struct Desk::Impl {
     c.history.push_back(std::move(m));
     ++c.shop->version;
     if (from == Party::customer && !c.first_message_at) c.first_message_at = now;
-    if (c.history.size() > config.limits.history_limit) c.history.pop_front();
+    mark(c);
+    trim_history(c);
     return c.history.back();
   }
 
@@ -452,6 +603,7 @@ struct Desk::Impl {
     TimePoint now = clock.now();
     c->customer_session = 0;
     c->left_at = now;
+    mark(*c);
     grace_ends.emplace(now + c->shop->config->resume_grace, c->id);
     ++c->shop->version;
     if (!c->owner.empty()) send_to_agent(*c->shop, c->owner, frames::presence(c->id, false));
@@ -465,9 +617,14 @@ struct Desk::Impl {
     TimePoint now = clock.now();
     auto [it, fresh] = shop->agents.try_emplace(std::string(agent_id));
     Agent& agent = it->second;
+    if (agent.grace_until) {  // recovered after a restart: back in time
+      agent_graces.erase({*agent.grace_until, shop, agent.id});
+      agent.grace_until.reset();
+    }
     if (fresh) {
       agent.id = std::string(agent_id);
       agent.idle_since = now;
+      agent_changed(*shop, agent.id);
     } else if (agent.session) {
       sessions.erase(agent.session);
       out.send(agent.session,
@@ -510,7 +667,9 @@ struct Desk::Impl {
                         agent->open.size(), now);
     agent->session = 0;  // nothing more can be sent to it
     requeue_all(*agent, now, {});
+    if (agent->grace_until) agent_graces.erase({*agent->grace_until, &shop, id});
     shop.agents.erase(id);
+    agent_changed(shop, id);
     mark_roster(shop);
     dispatch(shop, now);
   }
@@ -549,8 +708,13 @@ struct Desk::Impl {
     if (!agent) return;
     auto parsed = parse_agent_frame(frame, limits);
     if (auto* err = std::get_if<ProtocolError>(&parsed)) return reject(session, *err);
+    auto& command = std::get<AgentCommand>(parsed);
+    if (!accepting && !std::holds_alternative<AgentTyping>(command)) {
+      const auto* m = std::get_if<AgentMessage>(&command);
+      return refuse_unavailable(session, m ? std::string_view(m->client_msg_id) : "");
+    }
     AgentContext ctx{session, shop, *agent, clock.now()};
-    std::visit([&](auto& command) { handle(ctx, command); }, std::get<AgentCommand>(parsed));
+    std::visit([&](auto& c) { handle(ctx, c); }, command);
   }
 
   void handle(AgentContext& ctx, AgentStatusCommand& s) {
@@ -559,6 +723,7 @@ struct Desk::Impl {
       if (a.state != AgentPresence::available) {
         a.state = AgentPresence::available;
         a.idle_since = ctx.now;
+        agent_changed(ctx.shop, a.id);
         engine.agent_status(ctx.shop.config->id, a.id, monitor::AgentState::available,
                             a.open.size(), ctx.now);
       }
@@ -568,6 +733,7 @@ struct Desk::Impl {
         engine.agent_status(ctx.shop.config->id, a.id, monitor::AgentState::away, a.open.size(),
                             ctx.now);
         a.state = AgentPresence::away;
+        agent_changed(ctx.shop, a.id);
         requeue_all(a, ctx.now, "requeued");
       }
       out.send(ctx.session, frames::status("away"));
@@ -601,6 +767,7 @@ struct Desk::Impl {
     Agent* target = nullptr;
     if (t.to && !(target = transfer_target(ctx, *t.to))) return;
     c->note = std::move(t.note);
+    ++c->transfers;
     release(*c, "transferred");
     if (target) {
       engine.transferred(c->id, ctx.agent.id, std::optional<std::string_view>(target->id), ctx.now);
@@ -617,14 +784,19 @@ struct Desk::Impl {
   void handle(AgentContext& ctx, AgentClose& close) {
     Conversation* c = owned(ctx, close.conversation);
     if (!c) return;
-    end_conversation(*c, Party::agent, ctx.now);
+    end_conversation(*c, ClosedBy::agent, ctx.now);
   }
 
   void handle(AgentContext& ctx, AgentHandover& h) {
     Agent* target = nullptr;
     if (h.to && !(target = transfer_target(ctx, *h.to))) return;
-    for (const auto& id : ctx.agent.open)
-      if (Conversation* c = find_conversation(id)) c->note = h.note;
+    for (const auto& id : ctx.agent.open) {
+      if (Conversation* c = find_conversation(id)) {
+        c->note = h.note;
+        ++c->handovers;
+        mark(*c);
+      }
+    }
     if (!target) {
       requeue_all(ctx.agent, ctx.now, "handover");
     } else {
@@ -641,11 +813,86 @@ struct Desk::Impl {
     // between the handover and its next frame (and, owning nothing now, that is no breach).
     if (ctx.agent.state != AgentPresence::away) {
       ctx.agent.state = AgentPresence::away;
+      agent_changed(ctx.shop, ctx.agent.id);
       engine.agent_status(ctx.shop.config->id, ctx.agent.id, monitor::AgentState::away, 0, ctx.now);
     }
     out.send(ctx.session, frames::status("away"));
     mark_roster(ctx.shop);
     dispatch(ctx.shop, ctx.now);
+  }
+
+  // --- recovery (docs/storage.md, "Recovery") -------------------------------------------
+
+  std::size_t restore(const RecoveredDesk& from, TimePoint now) {
+    // The customers' grace and the agents' absence count from when the gateway went away; the
+    // time it was down is added, so nobody is dropped because of it.
+    const TimePoint last_alive = from.last_alive.value_or(now);
+    const Duration downtime = std::max(Duration::zero(), now - last_alive);
+    std::map<std::pair<std::string, std::string>, AgentPresence> presence;
+    for (const auto& a : from.agents) presence[{a.shop, a.id}] = a.state;
+    std::map<Shop*, std::vector<std::pair<std::int64_t, std::string>>> queued;
+    std::size_t restored = 0;
+    for (const RecoveredConversation& r : from.conversations) {
+      const StoredConversation& st = r.state;
+      Shop* shop = find_shop(st.shop);
+      if (!shop || conversations.contains(st.id)) continue;
+      if (!engine.restore(st.id, st.shop, st.owner, st.clock)) continue;
+      Conversation c;
+      c.id = st.id;
+      c.shop = shop;
+      c.customer = st.customer;
+      c.secret_hash = st.secret_hash;
+      c.owner = st.owner;
+      c.history.assign(r.history.begin(), r.history.end());
+      c.seq = st.seq;
+      c.stored_seq = st.seq;
+      c.ever_stored = true;
+      c.note = st.note;
+      c.waiting_since = st.waiting_since;
+      c.greeted = st.greeted;
+      c.arrived_at = st.created;
+      c.first_message_at = st.first_message_at;
+      c.last_customer_at = st.last_customer_at;
+      c.agents = st.agents;
+      c.transfers = st.transfers;
+      c.handovers = st.handovers;
+      // Connected when the gateway went away: it left then.
+      c.left_at = st.left_at.value_or(last_alive) + downtime;
+      const std::string id = c.id;
+      conversation_of_customer[customer_key(*shop, c.customer)] = id;
+      Conversation& stored = conversations.emplace(id, std::move(c)).first->second;
+      ++shop->conversations;
+      ++restored;
+      grace_ends.emplace(*stored.left_at + shop->config->resume_grace, id);
+      mark(stored);  // its new left_at
+      if (stored.owner.empty()) {
+        queued[shop].emplace_back(st.queue_pos.value_or(shop->next_back), id);
+        continue;
+      }
+      auto [it, fresh] = shop->agents.try_emplace(stored.owner);
+      Agent& agent = it->second;
+      if (fresh) {
+        agent.id = stored.owner;
+        agent.idle_since = now;
+        auto p = presence.find({shop->config->id, agent.id});
+        agent.state = p == presence.end() ? AgentPresence::away : p->second;
+        agent.grace_until = now + config.storage.agent_grace;
+        agent_graces.emplace(*agent.grace_until, shop, agent.id);
+        mark_roster(*shop);
+      }
+      agent.open.push_back(id);
+    }
+    for (auto& [shop, list] : queued) {
+      std::sort(list.begin(), list.end());
+      for (auto& [pos, id] : list) {
+        shop->queue.push_back(id);
+        find_conversation(id)->queue_pos = pos;
+        shop->next_back = std::max(shop->next_back, pos + 1);
+        shop->next_front = std::min(shop->next_front, pos - 1);
+      }
+      mark_roster(*shop);
+    }
+    return restored;
   }
 
   // --- time -----------------------------------------------------------------------------
@@ -656,6 +903,7 @@ struct Desk::Impl {
       if (!next || t < *next) next = t;
     };
     if (!grace_ends.empty()) consider(grace_ends.begin()->first);
+    if (!agent_graces.empty()) consider(std::get<0>(*agent_graces.begin()));
     for (const Shop* shop : dirty_rosters) consider(shop->last_roster + kRosterInterval);
     return next;
   }
@@ -667,13 +915,29 @@ struct Desk::Impl {
       grace_ends.erase(grace_ends.begin());
       if (Conversation* c = find_conversation(id)) {
         c->left_at.reset();  // its grace entry is gone already
-        end_conversation(*c, Party::customer, now);
+        end_conversation(*c, ClosedBy::grace, now);
       }
+    }
+    while (!agent_graces.empty() && std::get<0>(*agent_graces.begin()) <= now) {
+      auto [until, shop, id] = *agent_graces.begin();
+      agent_graces.erase(agent_graces.begin());
+      Agent* agent = find_agent(*shop, id);
+      if (!agent || agent->session) continue;
+      // Not back after the restart: its customers go to the front of the queue, as at a
+      // disconnect, but without a handover breach (the gateway was away, not the agent).
+      requeue_all(*agent, now, {});
+      shop->agents.erase(id);
+      agent_changed(*shop, id);
+      mark_roster(*shop);
+      dispatch(*shop, now);
     }
     flush_rosters(now);
   }
 
   void notify_violation(const monitor::Violation& v) {
+    // The engine's clock of that conversation moved (a level reached): the store must know.
+    if (!v.conversation.empty())
+      if (Conversation* c = find_conversation(v.conversation)) mark(*c);
     Shop* shop = find_shop(v.shop);
     if (!shop || v.agent.empty()) return;
     send_to_agent(*shop, v.agent, frames::sla(v));
@@ -760,6 +1024,21 @@ void Desk::agent_frame(SessionId s, std::string_view frame) {
 void Desk::agent_disconnected(SessionId s) {
   impl_->agent_disconnected(s);
   impl_->after_event();
+}
+void Desk::attach_store() {
+  impl_->storing = true;
+}
+void Desk::set_accepting(bool accepting) {
+  impl_->accepting = accepting;
+}
+bool Desk::has_changes() const {
+  return impl_->has_changes();
+}
+void Desk::take_changes(DeskChangeSink& sink) {
+  impl_->take_changes(sink);
+}
+std::size_t Desk::restore(const RecoveredDesk& desk, TimePoint now) {
+  return impl_->restore(desk, now);
 }
 void Desk::notify_violation(const monitor::Violation& v) {
   impl_->notify_violation(v);

@@ -31,6 +31,8 @@ std::string_view to_string(ErrorCode code) {
       return "rate_limited";
     case ErrorCode::replaced:
       return "replaced";
+    case ErrorCode::unavailable:
+      return "unavailable";
   }
   return "bad_request";
 }

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <system_error>
 
+#include "desk_recovery.hpp"
 #include "gateway_state.hpp"
 #include "listener.hpp"
 #include "upgrade_auth.hpp"
@@ -64,7 +65,10 @@ std::string new_run_id() {
 
 void SlaFanout::on_violation(const monitor::Violation& v) {
   metrics_.on_violation(v);
-  if (writer_) writer_->submit(v);
+  if (gate_)
+    gate_->violation(v);
+  else if (writer_)
+    writer_->submit(v);
   if (desk_) desk_->notify_violation(v);
   if (leads_) leads_->notify_violation(v);
 }
@@ -78,16 +82,71 @@ Gateway::State::State(net::io_context& io, const config::Config& cfg, const Cloc
       metrics(cfg),
       metrics_sink(metrics),
       writer(cfg.redis.enabled ? std::make_unique<monitor::ViolationWriter>(cfg.redis) : nullptr),
+      gate(cfg.storage.enabled ? std::make_unique<OutputGate>(*this,
+                                                              [this](const monitor::Violation& v) {
+                                                                if (writer) writer->submit(v);
+                                                              })
+                               : nullptr),
       fanout(metrics_sink, writer.get()),
       engine(cfg, fanout, new_run_id()),
-      desk(cfg, clk, *this, engine, system_random()),
+      desk(cfg, clk, gate ? static_cast<DeskOutput&>(*gate) : *this, engine, system_random()),
       leads(cfg, desk, engine, *this),
       timer_(io) {
-  fanout.attach(desk, leads);
+  fanout.attach(desk, leads, gate.get());
   if (writer) {
     std::string error;
     if (!writer->start(error)) throw std::runtime_error("redis: " + error);
   }
+  if (gate) start_store();
+}
+
+void Gateway::State::start_store() {
+  auto endpoint = monitor::parse_redis_url(config.redis.url);
+  if (!endpoint) throw std::runtime_error("redis: bad url");
+  desk.attach_store();
+  desk.set_accepting(false);  // until the desk is loaded and Redis answers
+  redis = std::make_unique<AsyncRedis>(ioc, *endpoint);
+  store = std::make_unique<RedisDeskStore>(ioc, config, clock, *redis, desk, *gate);
+  redis->on_connection([this, endpoint = *endpoint](bool up) {
+    if (up && !loaded_) load_desk_now(endpoint);
+    std::cerr << (up ? "chatdesk-gateway: storage: redis connected\n"
+                     : "chatdesk-gateway: storage: redis unreachable; refusing new messages\n");
+    if (loaded_) store->connection_changed(up);
+    after_event();
+  });
+  redis->start();
+  store->start();
+}
+
+void Gateway::State::load_desk_now(const monitor::RedisEndpoint& endpoint) {
+  RecoveredDesk recovered;
+  RecoveryStats stats;
+  std::string error;
+  // Blocks the loop for the load: no customer or agent is connected before it (their upgrades
+  // get 503 until then), and the desk must know every open conversation before the first.
+  if (!load_desk(config, endpoint, std::chrono::steady_clock::now() + std::chrono::seconds(5),
+                 recovered, stats, error)) {
+    std::cerr << "chatdesk-gateway: storage: cannot load the desk yet: " << error << "\n";
+    return;  // the next connection of `redis` tries again
+  }
+  if (!error.empty())
+    std::cerr << "chatdesk-gateway: storage: " << stats.skipped
+              << " unreadable conversations skipped; first: " << error << "\n";
+  const std::size_t restored = desk.restore(recovered, clock.now());
+  loaded_ = true;
+  std::cerr << "chatdesk-gateway: storage: restored " << restored << " open conversations ("
+            << stats.messages << " messages) in " << stats.took.count() << " ms\n";
+}
+
+void Gateway::State::schedule_flush() {
+  if (flush_posted_ || !store) return;
+  flush_posted_ = true;
+  // After the handlers already queued in this loop turn: their changes go in the same write.
+  net::post(ioc, [this] {
+    flush_posted_ = false;
+    store->flush();
+    arm_timer();
+  });
 }
 
 Gateway::State::~State() {
@@ -186,6 +245,11 @@ void Gateway::State::session_closed(SessionId id, PeerKind kind) {
 }
 
 void Gateway::State::after_event() {
+  if (store && (desk.has_changes() || gate->held() > 0)) schedule_flush();
+  arm_timer();
+}
+
+void Gateway::State::arm_timer() {
   if (stopping) return;
   auto next = desk.next_deadline();
   if (auto lead = leads.next_deadline(); lead && (!next || *lead < *next)) next = lead;
@@ -231,6 +295,7 @@ std::string Gateway::State::render_metrics() {
     catch_up(series->messages_customer, s.messages_from_customers);
     catch_up(series->messages_agent, s.messages_from_agents);
   }
+  if (store) metrics.record_store(store_available(), store->writes(), redis->commands());
   if (writer) {
     const auto& w = writer->stats();
     metrics.record_writer_totals(w.ok.load(), w.error.load(), w.dropped.load(), w.spooled.load());
@@ -284,7 +349,7 @@ unsigned short Gateway::port() const {
 }
 
 bool Gateway::drained() const {
-  return state_->stopping && state_->open_sessions() == 0;
+  return state_->stopping && state_->open_sessions() == 0 && state_->store_idle();
 }
 
 }  // namespace chatdesk::gateway

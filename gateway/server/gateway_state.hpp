@@ -11,14 +11,17 @@
 #include <string>
 #include <unordered_map>
 
+#include "async_redis.hpp"
 #include "chatdesk/config/config.hpp"
 #include "chatdesk/gateway/desk.hpp"
 #include "chatdesk/gateway/gateway.hpp"
 #include "chatdesk/gateway/lead_feed.hpp"
+#include "chatdesk/gateway/output_gate.hpp"
 #include "chatdesk/monitor/desk_metrics.hpp"
 #include "chatdesk/monitor/prometheus_sla_sink.hpp"
 #include "chatdesk/monitor/sla_engine.hpp"
 #include "chatdesk/monitor/violation_writer.hpp"
+#include "desk_store.hpp"
 
 namespace chatdesk::gateway {
 
@@ -40,9 +43,12 @@ class SlaFanout final : public monitor::SlaSink {
  public:
   SlaFanout(monitor::SlaSink& metrics, monitor::ViolationWriter* writer)
       : metrics_(metrics), writer_(writer) {}
-  void attach(Desk& desk, LeadFeed& leads) {
+  // With a store, violations reach the Redis writer through `gate`: only once the conversation's
+  // clock that fired them is stored, so a restart never sends one twice.
+  void attach(Desk& desk, LeadFeed& leads, OutputGate* gate) {
     desk_ = &desk;
     leads_ = &leads;
+    gate_ = gate;
   }
 
   void on_violation(const monitor::Violation& v) override;
@@ -65,6 +71,7 @@ class SlaFanout final : public monitor::SlaSink {
   monitor::ViolationWriter* writer_;
   Desk* desk_ = nullptr;
   LeadFeed* leads_ = nullptr;
+  OutputGate* gate_ = nullptr;
 };
 
 struct Gateway::State final : DeskOutput {
@@ -86,6 +93,11 @@ struct Gateway::State final : DeskOutput {
   std::string render_metrics();
   void stop();
   std::size_t open_sessions() const { return sessions_.size(); }
+  // Whether the desk can store now (always, without storage).
+  bool store_available() const { return !store || (loaded_ && store->available()); }
+  bool desk_loaded() const { return !store || loaded_; }
+  // Nothing is waiting to be written to the store.
+  bool store_idle() const { return !store || store->idle(); }
 
   // WebSocket connections per remote address (limits.max_connections_per_ip). acquire_connection
   // counts one more unless the address is at the limit (then false, nothing counted); each true
@@ -101,14 +113,26 @@ struct Gateway::State final : DeskOutput {
   monitor::DeskMetrics metrics;
   monitor::PrometheusSlaSink metrics_sink;
   std::unique_ptr<monitor::ViolationWriter> writer;
+  // With storage (docs/storage.md): the desk's output waits in `gate` until `store` has written
+  // what it follows, over `redis` (the event loop's own connection).
+  std::unique_ptr<OutputGate> gate;
   SlaFanout fanout;
   monitor::SlaEngine engine;
   Desk desk;
   LeadFeed leads;
+  std::unique_ptr<AsyncRedis> redis;
+  std::unique_ptr<RedisDeskStore> store;
   bool stopping = false;
 
  private:
   void on_timer();
+  // Starts the store; the desk is loaded from Redis at its first connection (load_desk_now).
+  void start_store();
+  void load_desk_now(const monitor::RedisEndpoint& endpoint);
+  bool loaded_ = false;
+  void schedule_flush();
+  void arm_timer();
+  bool flush_posted_ = false;
 
   boost::asio::steady_timer timer_;
   std::optional<TimePoint> armed_;

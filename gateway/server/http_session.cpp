@@ -99,7 +99,14 @@ void HttpSession::handle(Request&& req) {
     respond(std::move(res));
   };
 
-  if (path == "/healthz") return respond(text_response(req, http::status::ok, "ok\n"));
+  if (path == "/healthz") {
+    // Ready once the desk is loaded from its store (docs/storage.md, "Recovery"); until then
+    // chats are refused, so a balancer or a test waiting for 200 waits for that.
+    if (!state_->desk_loaded())
+      return respond(
+          text_response(req, http::status::service_unavailable, "loading the desk from redis\n"));
+    return respond(text_response(req, http::status::ok, "ok\n"));
+  }
   if (path == "/auth/check") {
     auto answer = check_auth(*state_, req, *parsed);
     return respond(text_response(req, static_cast<http::status>(answer.status), answer.body));
@@ -171,6 +178,15 @@ void HttpSession::upgrade(Request&& req) {
 void HttpSession::open_websocket(Request&& req, Peer peer) {
   if (state_->stopping)
     return respond(text_response(req, http::status::service_unavailable, "stopping\n"));
+  // Without its store the desk cannot keep a new conversation or console (docs/storage.md): the
+  // client's reconnect loop comes back when Redis does.
+  if ((peer.kind == PeerKind::customer || peer.kind == PeerKind::agent) &&
+      !state_->store_available()) {
+    auto res = text_response(req, http::status::service_unavailable,
+                             "the desk cannot store conversations right now; try again shortly\n");
+    res.set(http::field::retry_after, "1");
+    return respond(std::move(res));
+  }
   beast::error_code ec;
   const auto remote = stream_.socket().remote_endpoint(ec);
   if (ec) return;  // the peer is gone already

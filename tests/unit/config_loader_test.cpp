@@ -838,3 +838,59 @@ TEST_CASE("control bytes from the file are shown as '?' so an error prints whole
     CHECK(what.find("(line 2): unknown key") != std::string::npos);
   }
 }
+
+TEST_CASE("storage: defaults, every key, and its dependence on redis", "[config][storage]") {
+  const Config plain = parse(R"(
+shops:
+  - id: demo
+)");
+  CHECK(plain.storage.enabled);
+  CHECK(plain.storage.transcript_ttl == 720h);
+  CHECK(plain.storage.conversations_stream == "chatdesk:conversations");
+  CHECK(plain.storage.conversations_maxlen == 10'000'000);
+  CHECK(plain.storage.agent_grace == 60s);
+
+  const Config set = parse(R"(
+storage: {enabled: true, transcript_ttl: 48h, conversations_stream: "desk:records",
+          conversations_maxlen: 500, agent_grace: 2m}
+shops:
+  - id: demo
+)");
+  CHECK(set.storage.transcript_ttl == 48h);
+  CHECK(set.storage.conversations_stream == "desk:records");
+  CHECK(set.storage.conversations_maxlen == 500);
+  CHECK(set.storage.agent_grace == 2min);
+
+  // Without Redis and without a storage section, the desk is in memory (as before the store).
+  const Config no_redis = parse(R"(
+redis: {enabled: false}
+shops:
+  - id: demo
+)");
+  CHECK_FALSE(no_redis.storage.enabled);
+  CHECK_THAT(error_of(R"(
+redis: {enabled: false}
+storage: {enabled: true}
+shops:
+  - id: demo
+)"),
+             Contains("storage (line 2)") && Contains("needs redis.enabled"));
+  CHECK_THAT(error_of(R"(
+storage: {transcript_ttl: 0s}
+shops:
+  - id: demo
+)"),
+             Contains("storage.transcript_ttl (line 1)"));
+  CHECK_THAT(error_of(R"(
+storage: {agent_grace: soon}
+shops:
+  - id: demo
+)"),
+             Contains("storage.agent_grace (line 1)"));
+  CHECK_THAT(error_of(R"(
+storage: {conversations_stream: ""}
+shops:
+  - id: demo
+)"),
+             Contains("storage.conversations_stream (line 1)"));
+}

@@ -128,6 +128,12 @@ start_redis() {
   REDIS_PID=$SERVER_PID
 }
 
+# Commands Redis has processed since it started (INFO stats).
+redis_commands() {
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" info stats |
+    awk -F: '/^total_commands_processed:/ { gsub(/\r/, "", $2); print $2 }'
+}
+
 start_gateway() {
   local template=$1 config="$BENCH_TMP/gateway.yaml"
   # The config names the port, so it is written for each attempt by a small wrapper.

@@ -16,9 +16,11 @@ const emit = (scenario, metric, value, unit, target, better) => {
 };
 
 const S1 = '1 relay chatdesk';
+const ratio0 = (a, b) => a / b;
 const S2 = '2 relay node ws';
 const S3 = '3 relay raw tcp echo';
-const servers = { chatdesk: S1, node: S2, echo: S3 };
+const S1b = '1b relay chatdesk storage off';
+const servers = { chatdesk: S1, 'chatdesk-nostore': S1b, node: S2, echo: S3 };
 const r = {};
 for (const t of Object.keys(servers)) {
   r[t] = { 1: read(`${t}-inflight1`), 8: read(`${t}-inflight8`) };
@@ -56,6 +58,35 @@ for (const [t, scenario] of Object.entries(servers)) {
     emit(scenario, `server_cpu_util@inflight${k}`, m.server_cpu_util, 'cpu', '', '');
   }
 }
+
+// The durable store (docs/storage.md): its cost against the same gateway with storage off, and
+// Redis's share. Commands and round trips are over the whole run (setup included); CPU over the
+// measured window.
+const storeFile = (name) => path.join(dir, `${name}.store.json`);
+for (const [t, scenario] of [['chatdesk', S1], ['chatdesk-nostore', S1b]]) {
+  for (const k of [1, 8]) {
+    const m = r[t][k];
+    emit(scenario, `redis_cpu_us_per_msg@inflight${k}`, m.redis_cpu_us_per_msg ?? NaN, 'us', '',
+      'lower');
+    emit(scenario, `total_cpu_us_per_msg@inflight${k}`,
+      m.cpu_us_per_msg + (m.redis_cpu_us_per_msg ?? NaN), 'us', '', 'lower');
+    const store = JSON.parse(fs.readFileSync(storeFile(`${t}-inflight${k}`), 'utf8'));
+    // Every message sent is relayed once (customer -> agent) and answered (agent -> customer).
+    const relayed = m.sent * (m.reply ? 2 : 1);
+    emit(scenario, `redis_commands_per_msg@inflight${k}`, store.redis_commands / relayed, 'cmd',
+      '', 'lower');
+    if (t === 'chatdesk')
+      emit(scenario, `store_round_trips_per_msg@inflight${k}`, store.store_writes / relayed,
+        'rtt', '<= 1 per loop turn', 'lower');
+  }
+}
+for (const k of [1, 8]) {
+  emit(S1b, `gateway_cpu_ratio_storage_on/off@inflight${k}`,
+    ratio0(r.chatdesk[k].cpu_us_per_msg, r['chatdesk-nostore'][k].cpu_us_per_msg), 'x', '<= 1.3',
+    'lower');
+}
+emit(S1b, 'p99_ratio_storage_on/off@50%sat',
+  ratio0(r.chatdesk[50].p99_us, r['chatdesk-nostore'][50].p99_us), 'x', '', 'lower');
 
 // Ratios chatdesk/baseline, each from this repetition's own runs.
 const ratio = (a, b) => a / b;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -133,6 +134,20 @@ static_assert(sizeof(Conversation) == 128);
 static_assert(offsetof(Conversation, typing_start) + sizeof(TimePoint) == 64,
               "hot fields fill one line");
 
+// A conversation's figures for its record (ConversationClock, second half): touched only when an
+// agent answers or a violation fires, so they live apart from the hot 128-byte record.
+struct Figures {
+  std::optional<Duration> first_response;
+  std::uint32_t reply_waits = 0;
+  Duration reply_wait_total{0};
+  Duration reply_wait_max{0};
+  std::uint32_t typing_measured = 0;
+  double typing_cpm_total = 0;
+  bool greeting_warned = false;
+  std::uint32_t greeting_breach_level = 0;
+  std::array<std::uint32_t, kRuleCount> violations{};
+};
+
 // The stretch of time around "now" in which a shop's open state does not change, so that most
 // clock arithmetic is a subtraction instead of a time-zone lookup.
 struct Segment {
@@ -187,6 +202,7 @@ struct SlaEngine::Impl {
   StringMap<std::uint32_t> shop_index;
   IdIndex conversations;  // id → slot
   std::vector<Conversation> slots;
+  std::vector<Figures> figures;  // by slot, as `slots`
   std::vector<std::uint32_t> free_slots;
   // Indexed by the agent numbers in the conversations. A vector, not a deque (whose blocks hold
   // only four agents, and whose indexing costs a division): nothing keeps a reference to an
@@ -396,6 +412,12 @@ struct SlaEngine::Impl {
     append_number(v.id, ++agent_violations);
   }
 
+  // Emits `v`, a violation of conversation `c` (counted in its record's figures).
+  void emit(Conversation& c, const Violation& v) {
+    ++figures[c.slot].violations[static_cast<std::size_t>(v.rule)];
+    sink.on_violation(v);
+  }
+
   void fire(Conversation& c) {
     Shop& s = shops[c.shop];
     const config::SlaConfig& sla = s.cfg->sla;
@@ -413,7 +435,11 @@ struct SlaEngine::Impl {
       conversation_id(v, Rule::greeting);
       append_number(v.id, static_cast<std::uint64_t>(v.level));
       v.id.append(":").append(to_string(v.severity));
-      sink.on_violation(v);
+      if (warning)
+        figures[c.slot].greeting_warned = true;
+      else
+        figures[c.slot].greeting_breach_level = step;
+      emit(c, v);
       ++c.greeting_step;
       if (c.greeting_step >= 2 && sla.escalate_every <= Duration::zero()) {
         c.has_due = false;
@@ -426,7 +452,7 @@ struct SlaEngine::Impl {
       v.target = sla.reply_wait_limit;
       conversation_id(v, Rule::reply_wait);
       append_number(v.id, c.waits);
-      sink.on_violation(v);
+      emit(c, v);
       c.has_due = false;  // once per wait
     } else {
       c.has_due = false;
@@ -451,6 +477,7 @@ struct SlaEngine::Impl {
     Violation& v = violation(Rule::typing_rate, Severity::warning, s, a.name, c.id(), t);
     append_cpm(v.detail, average);
     agent_id(v, Rule::typing_rate);
+    ++figures[c.slot].violations[static_cast<std::size_t>(Rule::typing_rate)];
     sink.on_violation(v);
   }
 
@@ -486,6 +513,83 @@ struct SlaEngine::Impl {
         id, IdIndex::hash(id), [this](std::uint32_t s) { return slots[s].id(); });
     return slot == IdIndex::kAbsent ? nullptr : &slots[slot];
   }
+  const Conversation* find(std::string_view id) const {
+    const std::uint32_t slot = conversations.find(
+        id, IdIndex::hash(id), [this](std::uint32_t s) { return slots[s].id(); });
+    return slot == IdIndex::kAbsent ? nullptr : &slots[slot];
+  }
+
+  // --- durability ---------------------------------------------------------------------------
+
+  ConversationClock clock_of(const Conversation& c) const {
+    ConversationClock k;
+    k.wrote = c.wrote;
+    k.first_customer = c.first_customer;
+    k.greeted = c.greeted;
+    k.waiting = c.waiting;
+    k.clock_start = c.clock_start;
+    k.armed = c.has_due;
+    k.greeting_step = c.greeting_step;
+    k.waits = c.waits;
+    k.messages = c.messages;
+    k.agent_messages = c.agent_messages;
+    k.last_agent_farewell = c.last_agent_farewell;
+    const Figures& f = figures[c.slot];
+    k.first_response = f.first_response;
+    k.reply_waits = f.reply_waits;
+    k.reply_wait_total = f.reply_wait_total;
+    k.reply_wait_max = f.reply_wait_max;
+    k.typing_measured = f.typing_measured;
+    k.typing_cpm_total = f.typing_cpm_total;
+    k.greeting_warned = f.greeting_warned;
+    k.greeting_breach_level = f.greeting_breach_level;
+    k.violations = f.violations;
+    return k;
+  }
+
+  bool restore(std::string_view id, std::string_view shop_id, std::string_view owner,
+               const ConversationClock& k) {
+    const auto shop = shop_index.find(shop_id);
+    if (shop == shop_index.end() || find(id)) return false;
+    customer_arrived(id, shop_id);
+    Conversation& c = *find(id);
+    Shop& s = shops[c.shop];
+    if (!owner.empty()) attach(c, intern_agent(s, owner));
+    c.wrote = k.wrote;
+    c.first_customer = k.first_customer;
+    c.greeted = k.greeted;
+    c.clock_start = k.clock_start;
+    c.greeting_step = k.greeting_step;
+    c.waits = k.waits;
+    c.messages = k.messages;
+    c.agent_messages = k.agent_messages;
+    c.last_agent_farewell = k.last_agent_farewell;
+    Figures& f = figures[c.slot];
+    f.first_response = k.first_response;
+    f.reply_waits = k.reply_waits;
+    f.reply_wait_total = k.reply_wait_total;
+    f.reply_wait_max = k.reply_wait_max;
+    f.typing_measured = k.typing_measured;
+    f.typing_cpm_total = k.typing_cpm_total;
+    f.greeting_warned = k.greeting_warned;
+    f.greeting_breach_level = k.greeting_breach_level;
+    f.violations = k.violations;
+    if (!k.waiting) return true;  // idle: no clock runs
+    c.waiting = true;
+    // The clock's shift state as of its start; transitions after it are planned from there, as
+    // customer_message() and fire() would have.
+    refresh(s, k.clock_start);
+    if (s.waiting++ == 0) schedule_transition(s);
+    const config::SlaConfig& sla = s.cfg->sla;
+    c.phase = c.greeted ? Phase::reply : Phase::greeting;
+    if (!k.armed) return true;  // this wait's deadline fired already
+    c.due = deadline(s, k.clock_start,
+                     c.phase == Phase::greeting ? greeting_threshold(sla, c.greeting_step)
+                                                : sla.reply_wait_limit);
+    c.has_due = true;
+    schedule(c);
+    return true;
+  }
 
   // --- events ---------------------------------------------------------------------------------
 
@@ -499,10 +603,12 @@ struct SlaEngine::Impl {
     } else {
       slot = static_cast<std::uint32_t>(slots.size());
       slots.emplace_back();
+      figures.emplace_back();
       queue_token.push_back(0);
     }
     Conversation& c = slots[slot];
     c = Conversation{};
+    figures[slot] = Figures{};
     c.slot = slot;
     c.shop = shop->second;
     c.live = true;
@@ -558,10 +664,17 @@ struct SlaEngine::Impl {
     if (greeting) {
       c.greeted = true;
       // Greeting before the customer wrote: the clock never started, nobody waited.
-      sink.on_greeting(shop_id, name, c.wrote ? elapsed(s, c.first_customer, t) : Duration::zero());
+      const Duration latency = c.wrote ? elapsed(s, c.first_customer, t) : Duration::zero();
+      figures[c.slot].first_response = latency;
+      sink.on_greeting(shop_id, name, latency);
       stop_waiting(s, c);
     } else if (c.waiting) {
-      sink.on_reply_wait(shop_id, name, elapsed(s, c.clock_start, t));
+      const Duration wait = elapsed(s, c.clock_start, t);
+      Figures& f = figures[c.slot];
+      ++f.reply_waits;
+      f.reply_wait_total += wait;
+      f.reply_wait_max = std::max(f.reply_wait_max, wait);
+      sink.on_reply_wait(shop_id, name, wait);
       stop_waiting(s, c);
     }
 
@@ -575,7 +688,7 @@ struct SlaEngine::Impl {
         append_number(v.id, c.messages);
         v.id.append(":");
         append_number(v.id, i);
-        sink.on_violation(v);
+        emit(c, v);
       } else if (i < s.greeting_end) {
         greeted_politely = true;
       } else {
@@ -588,7 +701,7 @@ struct SlaEngine::Impl {
       v.detail.assign("greeting");
       conversation_id(v, Rule::courtesy);
       v.id.append("greeting");
-      sink.on_violation(v);
+      emit(c, v);
     }
 
     if (c.typing_agent != a) {
@@ -604,6 +717,8 @@ struct SlaEngine::Impl {
       return;
     }
     const double cpm = static_cast<double>(*chars) * 60'000.0 / static_cast<double>(took.count());
+    ++figures[c.slot].typing_measured;
+    figures[c.slot].typing_cpm_total += cpm;
     sink.on_typing_rate(shop_id, name, cpm);
     judge_typing(agents[a], s, c, cpm, t);
   }
@@ -616,7 +731,8 @@ struct SlaEngine::Impl {
     c.typing_start = t;
   }
 
-  void end(Conversation& c, bool by_agent, std::string_view closer, TimePoint t) {
+  void end(Conversation& c, bool by_agent, std::string_view closer, TimePoint t,
+           ConversationClock* final) {
     Shop& s = shops[c.shop];
     refresh(s, t);
     const config::SlaConfig& sla = s.cfg->sla;
@@ -627,7 +743,7 @@ struct SlaEngine::Impl {
       v.detail.assign("farewell");
       conversation_id(v, Rule::courtesy);
       v.id.append("farewell");
-      sink.on_violation(v);
+      emit(c, v);
     }
     if (c.agent_messages == 0) {
       if (!by_agent && c.wrote) {
@@ -638,13 +754,14 @@ struct SlaEngine::Impl {
           v.target = sla.greeting_limit;
           conversation_id(v, Rule::missed);
           v.id.pop_back();  // "<conversation>:missed"
-          sink.on_violation(v);
+          emit(c, v);
         }
       }
       sink.on_outcome(shop_id, Outcome::missed);
     } else {
       sink.on_outcome(shop_id, Outcome::served);
     }
+    if (final) *final = clock_of(c);
     stop_waiting(s, c);
     detach(c);
     c.live = false;
@@ -713,9 +830,10 @@ void SlaEngine::customer_message(std::string_view conversation, std::string_view
   impl_->prune();
 }
 
-void SlaEngine::customer_left(std::string_view conversation, TimePoint t) {
+void SlaEngine::customer_left(std::string_view conversation, TimePoint t,
+                              ConversationClock* final) {
   impl_->fire_due(t);
-  if (Conversation* c = impl_->find(conversation)) impl_->end(*c, false, {}, t);
+  if (Conversation* c = impl_->find(conversation)) impl_->end(*c, false, {}, t, final);
   impl_->prune();
 }
 
@@ -762,10 +880,24 @@ void SlaEngine::handed_over(std::string_view shop, std::string_view from_agent,
 }
 
 void SlaEngine::closed(std::string_view conversation, std::string_view agent, bool by_agent,
-                       TimePoint t) {
+                       TimePoint t, ConversationClock* final) {
   impl_->fire_due(t);
-  if (Conversation* c = impl_->find(conversation)) impl_->end(*c, by_agent, agent, t);
+  if (Conversation* c = impl_->find(conversation)) impl_->end(*c, by_agent, agent, t, final);
   impl_->prune();
+}
+
+std::optional<ConversationClock> SlaEngine::conversation_clock(
+    std::string_view conversation) const {
+  const Conversation* c = impl_->find(conversation);
+  if (!c) return std::nullopt;
+  return impl_->clock_of(*c);
+}
+
+bool SlaEngine::restore(std::string_view conversation, std::string_view shop,
+                        std::string_view owner, const ConversationClock& clock) {
+  const bool done = impl_->restore(conversation, shop, owner, clock);
+  impl_->prune();
+  return done;
 }
 
 std::optional<TimePoint> SlaEngine::next_deadline() const {

@@ -37,9 +37,9 @@ const prometheus::Histogram::BucketBoundaries kTimerLatenessBuckets{
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
 // The codes of docs/protocol.md, created up front so that error rates start from zero.
-constexpr std::array<std::string_view, 8> kKnownErrorCodes{
-    "bad_request",        "unknown_type",        "too_large",    "not_owner",
-    "target_unavailable", "conversation_closed", "rate_limited", "replaced"};
+constexpr std::array<std::string_view, 9> kKnownErrorCodes{
+    "bad_request",         "unknown_type", "too_large", "not_owner",  "target_unavailable",
+    "conversation_closed", "rate_limited", "replaced",  "unavailable"};
 
 template <typename T>
 prometheus::Family<T>& build(prometheus::detail::Builder<T> builder, prometheus::Registry& registry,
@@ -126,6 +126,14 @@ DeskMetrics::DeskMetrics(const config::Config& config,
                               "written: spool full or shutdown).")),
       violations_spooled_(build(prometheus::BuildGauge(), *registry_, "chatdesk_violations_spooled",
                                 "Violations held in memory waiting for Redis.")),
+      store_up_(build(prometheus::BuildGauge(), *registry_, "chatdesk_store_up",
+                      "1 while the desk's store (Redis) is loaded and connected; 0 while chat "
+                      "messages are refused as unavailable.")),
+      store_writes_(build(prometheus::BuildCounter(), *registry_, "chatdesk_store_writes_total",
+                          "Writes (pipelined round trips) of the desk's changes to Redis.")),
+      store_commands_(build(prometheus::BuildCounter(), *registry_, "chatdesk_store_commands_total",
+                            "Redis commands sent by the desk's store (its writes and "
+                            "heartbeats).")),
       connections_(build(prometheus::BuildGauge(), *registry_, "chatdesk_connections",
                          "Open WebSocket connections by kind (customer, agent, lead).")),
       protocol_errors_(build(prometheus::BuildCounter(), *registry_,
@@ -178,6 +186,9 @@ DeskMetrics::DeskMetrics(const config::Config& config,
   for (std::size_t i = 0; i < kAuthRefusalReasons.size(); ++i)
     auth_refusals_[i] = &auth_refusals_family_.Add({{"reason", str(kAuthRefusalReasons[i])}});
   writes_ok_ = &violation_writes_.Add({{"result", "ok"}});
+  store_up_gauge_ = &store_up_.Add({});
+  store_writes_counter_ = &store_writes_.Add({});
+  store_commands_counter_ = &store_commands_.Add({});
   writes_error_ = &violation_writes_.Add({{"result", "error"}});
   writes_dropped_ = &violation_writes_.Add({{"result", "dropped"}});
   spooled_ = &violations_spooled_.Add({});
@@ -269,6 +280,12 @@ void DeskMetrics::record_writer_totals(std::uint64_t ok, std::uint64_t error, st
   advance(*writes_error_, seen_error_, error);
   advance(*writes_dropped_, seen_dropped_, dropped);
   spooled_->Set(static_cast<double>(spooled));
+}
+
+void DeskMetrics::record_store(bool up, std::uint64_t writes, std::uint64_t commands) {
+  store_up_gauge_->Set(up ? 1 : 0);
+  advance(*store_writes_counter_, seen_store_writes_, writes);
+  advance(*store_commands_counter_, seen_store_commands_, commands);
 }
 
 std::string serialize(const prometheus::Registry& registry) {

@@ -25,32 +25,13 @@ bool parse(std::vector<std::string_view> args, Options& out, std::string& error)
 TEST_CASE("bench load: options parse the contract's command line", "[bench]") {
   Options o;
   std::string error;
-  REQUIRE(parse({"--target",
-                 "node",
-                 "--port",
-                 "9000",
-                 "--pairs",
-                 "10",
-                 "--inflight",
-                 "8",
-                 "--seconds",
-                 "1.5",
-                 "--warmup",
-                 "0",
-                 "--rate",
-                 "2500",
-                 "--shop",
-                 "a,b",
-                 "--shop",
-                 "c",
-                 "--text-chars",
-                 "12",
-                 "--no-reply",
-                 "--avoid-every",
-                 "0",
-                 "--server-pid",
-                 "42"},
-                o, error));
+  REQUIRE(parse(
+      {"--target",     "node",        "--port",     "9000",          "--pairs",  "10",
+       "--inflight",   "8",           "--seconds",  "1.5",           "--warmup", "0",
+       "--rate",       "2500",        "--shop",     "a,b",           "--shop",   "c",
+       "--text-chars", "12",          "--no-reply", "--avoid-every", "0",        "--server-pid",
+       "42",           "--redis-pid", "43"},
+      o, error));
   CHECK(o.target == Target::node);
   CHECK(o.port == 9000);
   CHECK(o.pairs == 10);
@@ -63,6 +44,7 @@ TEST_CASE("bench load: options parse the contract's command line", "[bench]") {
   CHECK_FALSE(o.reply);
   CHECK(o.avoid_every == 0);
   CHECK(o.server_pid == 42);
+  CHECK(o.redis_pid == 43);
 }
 
 TEST_CASE("bench load: bad options are refused with a reason", "[bench]") {

@@ -9,7 +9,7 @@ const char* const kUsage =
     "usage: chatdesk-bench-load --target chatdesk|node|echo --port P [--host 127.0.0.1]\n"
     "         [--pairs N] [--inflight K] [--seconds S] [--warmup S] [--rate R]\n"
     "         [--shop S[,S...]] [--text-chars 40] [--no-reply] [--avoid-every N]\n"
-    "         [--server-pid PID] [--connect-concurrency N] [--setup-timeout S]\n"
+    "         [--server-pid PID] [--redis-pid PID] [--connect-concurrency N] [--setup-timeout S]\n"
     "  --rate 0 (default): closed loop, each pair keeps K messages in flight.\n"
     "  --rate R: open loop, R customer messages/s in total; latency from the scheduled send.\n"
     "Prints one JSON line with delivered messages, msgs_per_s and latency percentiles (us).\n";
@@ -136,6 +136,10 @@ bool parse_options(std::span<const std::string_view> args, Options& out, std::st
       std::size_t pid = 0;
       if (!size_value(pid, 1)) return false;
       out.server_pid = static_cast<int>(pid);
+    } else if (arg == "--redis-pid") {
+      std::size_t pid = 0;
+      if (!size_value(pid, 1)) return false;
+      out.redis_pid = static_cast<int>(pid);
     } else if (arg == "--connect-concurrency") {
       if (!size_value(out.connect_concurrency, 1)) return false;
     } else if (arg == "--setup-timeout") {

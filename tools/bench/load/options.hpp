@@ -28,6 +28,7 @@ struct Options {
   bool reply = true;  // agents answer every customer message (the answer is relayed too)
   std::size_t avoid_every = 100;  // every n-th agent answer holds a phrase to avoid; 0: never
   int server_pid = 0;             // > 0: report this process's CPU time over the window
+  int redis_pid = 0;              // > 0: report this (Redis) process's CPU time over the window
   std::size_t connect_concurrency = 64;  // connection handshakes under way at once
   double setup_timeout = 120;            // seconds to connect and pair everyone
 };

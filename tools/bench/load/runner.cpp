@@ -465,6 +465,7 @@ void Runner::begin_window() {
   to_customer_.reserve(options_.reply ? expected : 0);
   send_lag_.reserve(options_.rate > 0 ? expected : 0);
   if (options_.server_pid > 0) server_cpu0_ = process_cpu_seconds(options_.server_pid).value_or(-1);
+  if (options_.redis_pid > 0) redis_cpu0_ = process_cpu_seconds(options_.redis_pid).value_or(-1);
   own_cpu0_ = own_cpu_seconds();
   window_start_ = now_ns();
   measuring_ = true;
@@ -479,6 +480,7 @@ void Runner::end_window() {
   window_end_ = now_ns();
   measuring_ = false;
   if (options_.server_pid > 0) server_cpu1_ = process_cpu_seconds(options_.server_pid).value_or(-1);
+  if (options_.redis_pid > 0) redis_cpu1_ = process_cpu_seconds(options_.redis_pid).value_or(-1);
   own_cpu1_ = own_cpu_seconds();
   phase_ = Phase::done;
   pump_timer_.cancel();
@@ -572,6 +574,13 @@ std::string Runner::print_result() {
                       ",\"server_pid\":%d,\"server_cpu_s\":%.3f,\"server_cpu_util\":%.3f,"
                       "\"cpu_us_per_msg\":%.3f",
                       options_.server_pid, cpu, seconds > 0 ? cpu / seconds : 0,
+                      delivered_ > 0 ? cpu * 1e6 / static_cast<double>(delivered_) : 0);
+    line.append(buf, static_cast<std::size_t>(n));
+  }
+  if (redis_cpu0_ >= 0 && redis_cpu1_ >= 0) {
+    // The gateway's Redis (its store and violation writer): its share of the server's work.
+    double cpu = redis_cpu1_ - redis_cpu0_;
+    n = std::snprintf(buf, sizeof buf, ",\"redis_cpu_s\":%.3f,\"redis_cpu_us_per_msg\":%.3f", cpu,
                       delivered_ > 0 ? cpu * 1e6 / static_cast<double>(delivered_) : 0);
     line.append(buf, static_cast<std::size_t>(n));
   }

@@ -127,6 +127,7 @@ class Runner {
   // (the generator's own lag, part of every customer -> agent latency it reports).
   LatencyRecorder send_lag_;
   double server_cpu0_ = -1, server_cpu1_ = -1, own_cpu0_ = 0, own_cpu1_ = 0;
+  double redis_cpu0_ = -1, redis_cpu1_ = -1;
   std::string failure_;
 };
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Scenarios 1–3 (docs/benchmarks.md): relay throughput, latency and server CPU per message of
-#   1 the chatdesk gateway (monitor and Redis violation writer on, local redis-server),
+#   1 the chatdesk gateway (monitor, Redis violation writer and the durable desk store on, local
+#     redis-server with AOF), and the same with the store off (chatdesk-nostore),
 #   2 the Node.js `ws` baseline relay (tools/bench/node-relay),
 #   3 the raw TCP echo server (the loopback limit),
 # all driven by the same load generator (chatdesk-bench-load) with the same customer–agent pairs
@@ -38,6 +39,8 @@ else
   warmup=${BENCH_RELAY_WARMUP:-1}
 fi
 config="$BENCH_DIR/config/gateway.yaml"
+config_nostore="$BENCH_TMP/gateway-nostore.yaml"
+{ cat "$config"; echo "storage: {enabled: false}"; } >"$config_nostore"
 shops=$(sed -n 's/^ *- *{* *id: *\([^,} ]*\).*/\1/p' "$config" | paste -sd, -)
 results="$BENCH_TMP/results"
 mkdir -p "$results"
@@ -46,18 +49,34 @@ bench_log "relay: $pairs pairs, ${warmup}s warm-up + ${window}s measured per run
 start_redis
 
 # measure NAME TARGET LOAD-ARGS...: one fresh server, one load run, result in $results/NAME.json.
+# For the gateway also: Redis's CPU over the window (--redis-pid), and the Redis commands and the
+# store's round trips over the whole run (setup included: a few per connection) in NAME.store.json.
 measure() {
-  local name=$1 target=$2 pid port
+  local name=$1 target=$2 pid port load_target=$2 extra=()
   shift 2
+  # A fresh desk each time: the store would otherwise give the next gateway this run's chats.
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" flushall >/dev/null
   case "$target" in
     chatdesk) start_gateway "$config"; pid=$GATEWAY_PID; port=$GATEWAY_PORT ;;
+    chatdesk-nostore) start_gateway "$config_nostore"; pid=$GATEWAY_PID; port=$GATEWAY_PORT
+      load_target=chatdesk ;;
     node) start_node_relay; pid=$NODE_PID; port=$NODE_PORT ;;
     echo) start_echo; pid=$ECHO_PID; port=$ECHO_PORT ;;
   esac
-  local rc=0
-  run_load --target "$target" --port "$port" --pairs "$pairs" --seconds "$window" \
-    --warmup "$warmup" --shop "$shops" --server-pid "$pid" "$@" \
+  [ "$load_target" = chatdesk ] && extra=(--redis-pid "$REDIS_PID")
+  local rc=0 commands0 commands1
+  commands0=$(redis_commands)
+  run_load --target "$load_target" --port "$port" --pairs "$pairs" --seconds "$window" \
+    --warmup "$warmup" --shop "$shops" --server-pid "$pid" "${extra[@]}" "$@" \
     >"$results/$name.json" 2>"$results/$name.log" || rc=$?
+  if [ "$load_target" = chatdesk ]; then
+    commands1=$(redis_commands)
+    local writes
+    writes=$(curl -sf "http://127.0.0.1:$port/metrics" |
+      awk '$1 == "chatdesk_store_writes_total" { print $2 }')
+    printf '{"redis_commands":%s,"store_writes":%s}\n' "$((commands1 - commands0))" \
+      "${writes:-0}" >"$results/$name.store.json"
+  fi
   stop_pid "$pid"
   if [ "$rc" != 0 ] || [ ! -s "$results/$name.json" ]; then
     bench_log "relay: $name failed (exit $rc): $(tail -3 "$results/$name.log")"
@@ -75,7 +94,7 @@ customer_rate() {
     console.log((sat * Number(f) / 2).toFixed(1));' "$1" "$2" "$3"
 }
 
-for target in chatdesk node echo; do
+for target in chatdesk chatdesk-nostore node echo; do
   for k in 1 8; do measure "$target-inflight$k" "$target" --inflight "$k"; done
   [ "$target" = echo ] && continue
   for pct in 50 80; do

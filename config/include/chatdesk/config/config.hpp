@@ -29,6 +29,21 @@ struct RedisConfig {
   bool enabled = true;  // false: violations are only counted/logged
 };
 
+// The desk's durable store in Redis (docs/storage.md): conversations, transcripts, SLA clocks and
+// one record per ended conversation. Uses the Redis of `redis.url`.
+struct StorageConfig {
+  // false: the desk lives in memory only (a restart loses open conversations); the benchmarks'
+  // "storage off" runs. Needs redis.enabled when true.
+  bool enabled = true;
+  // How long an ended conversation's transcript and state stay in Redis. Open ones never expire.
+  Duration transcript_ttl{30LL * 24 * 3'600'000};
+  std::string conversations_stream = "chatdesk:conversations";  // one record per ended conversation
+  std::uint64_t conversations_maxlen = 10'000'000;              // XADD MAXLEN ~
+  // After a restart, how long an agent's conversations wait for it to reconnect before they go
+  // back to the front of the queue (as they would at its disconnect).
+  Duration agent_grace{60'000};
+};
+
 enum class AuthMode { open, token };
 
 // How agents and team leads prove who they are (docs/security.md, "Authentication"). The secret
@@ -112,6 +127,7 @@ struct Config {
   ListenConfig listen;
   std::string web_root;  // empty: the source tree's gateway/web, fixed at build time
   RedisConfig redis;
+  StorageConfig storage;
   AuthConfig auth;
   LimitsConfig limits;
   // Origins ("http://host:port") a browser's WebSocket upgrade may come from; an upgrade with any

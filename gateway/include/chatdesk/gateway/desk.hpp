@@ -18,6 +18,7 @@
 
 #include "chatdesk/config/config.hpp"
 #include "chatdesk/config/time.hpp"
+#include "chatdesk/gateway/desk_changes.hpp"
 #include "chatdesk/gateway/desk_output.hpp"
 #include "chatdesk/monitor/sla_engine.hpp"
 
@@ -88,6 +89,23 @@ class Desk {
   void agent_connected(SessionId session, std::string_view shop, std::string_view agent);
   void agent_frame(SessionId session, std::string_view frame);
   void agent_disconnected(SessionId session);
+
+  // --- durability (docs/storage.md) ---------------------------------------------------------
+  // From now on the desk keeps what changed for take_changes(), and never drops from a history a
+  // message the store has not taken. Call once, before any event.
+  void attach_store();
+  // false while the store cannot write: chat messages and agent commands are refused with
+  // `unavailable` (nothing done); connections, typing, disconnects and timers go on.
+  void set_accepting(bool accepting);
+  bool has_changes() const;
+  // Hands everything changed since the last call to `sink`, each conversation once, and forgets it.
+  void take_changes(DeskChangeSink& sink);
+  // Rebuilds the open conversations, queues and owners read from the store at start, before any
+  // connection (`now`: the start). Owners come back as agents not connected yet, whose
+  // conversations wait storage.agent_grace for them; customers may resume within resume_grace
+  // of their last disconnect plus the downtime. The SLA engine gets every clock back. Returns
+  // how many conversations were restored (unknown shops are skipped).
+  std::size_t restore(const RecoveredDesk& desk, TimePoint now);
 
   // Pushes a live SLA violation to the console of the agent it concerns, if connected.
   void notify_violation(const monitor::Violation& violation);

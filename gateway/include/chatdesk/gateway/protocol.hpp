@@ -19,6 +19,7 @@ enum class ErrorCode {
   conversation_closed,
   rate_limited,
   replaced,
+  unavailable,  // the desk cannot store right now (Redis away): nothing was done; send again
 };
 std::string_view to_string(ErrorCode code);
 

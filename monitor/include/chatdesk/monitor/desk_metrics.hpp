@@ -29,7 +29,6 @@ namespace chatdesk::monitor {
 
 // Counts of the enums that index series arrays; static_asserts in desk_metrics.cpp keep them in
 // step with violation.hpp.
-inline constexpr std::size_t kRuleCount = static_cast<std::size_t>(Rule::handover) + 1;
 inline constexpr std::size_t kSeverityCount = static_cast<std::size_t>(Severity::breach) + 1;
 inline constexpr std::size_t kOutcomeCount = static_cast<std::size_t>(Outcome::requeued) + 1;
 
@@ -154,6 +153,11 @@ class DeskMetrics {
   void record_writer_totals(std::uint64_t ok, std::uint64_t error, std::uint64_t dropped,
                             std::size_t spooled);
 
+  // chatdesk_store_up (1 while the desk's store can write, docs/storage.md) and the running totals
+  // chatdesk_store_writes_total (round trips) and chatdesk_store_commands_total; call before
+  // serializing.
+  void record_store(bool up, std::uint64_t writes, std::uint64_t commands);
+
   // chatdesk_sla_timer_lateness_seconds: how late the gateway's SLA deadline timer ran (when its
   // handler started minus the time it was set for). The event loop's lag, and a bound on how late
   // a violation fires after its deadline. No allocation.
@@ -194,6 +198,9 @@ class DeskMetrics {
   prometheus::Family<prometheus::Counter>& typing_unmeasured_;
   prometheus::Family<prometheus::Counter>& violation_writes_;
   prometheus::Family<prometheus::Gauge>& violations_spooled_;
+  prometheus::Family<prometheus::Gauge>& store_up_;
+  prometheus::Family<prometheus::Counter>& store_writes_;
+  prometheus::Family<prometheus::Counter>& store_commands_;
   prometheus::Family<prometheus::Gauge>& connections_;
   prometheus::Family<prometheus::Counter>& protocol_errors_;
   prometheus::Family<prometheus::Counter>& connections_closed_;
@@ -210,6 +217,11 @@ class DeskMetrics {
   prometheus::Counter* writes_error_;
   prometheus::Counter* writes_dropped_;
   prometheus::Gauge* spooled_;
+  prometheus::Gauge* store_up_gauge_;
+  prometheus::Counter* store_writes_counter_;
+  prometheus::Counter* store_commands_counter_;
+  std::uint64_t seen_store_writes_ = 0;
+  std::uint64_t seen_store_commands_ = 0;
   prometheus::Histogram* timer_lateness_ = nullptr;
   std::uint64_t seen_ok_ = 0;
   std::uint64_t seen_error_ = 0;

@@ -12,6 +12,7 @@
 
 #include "chatdesk/config/config.hpp"
 #include "chatdesk/config/time.hpp"
+#include "chatdesk/monitor/conversation_clock.hpp"
 #include "chatdesk/monitor/sla_sink.hpp"
 
 namespace chatdesk::monitor {
@@ -39,7 +40,10 @@ class SlaEngine {
   void customer_arrived(std::string_view conversation, std::string_view shop, TimePoint t);
   void customer_message(std::string_view conversation, std::string_view text, TimePoint t);
   // The customer is gone for good (closed, or did not come back within resume_grace).
-  void customer_left(std::string_view conversation, TimePoint t);
+  // With `final`, it receives the conversation's last clock (its record's figures), including the
+  // violations its end caused.
+  void customer_left(std::string_view conversation, TimePoint t,
+                     ConversationClock* final = nullptr);
   // `text` must be well-formed UTF-8, as the gateway's WebSocket layer and protocol parser have
   // made sure: its code points are counted for the typing rate without validating it again (text
   // ending inside a character is still noticed and not measured; other malformed text is safe
@@ -60,7 +64,21 @@ class SlaEngine {
                    TimePoint t);
   // Closed by the owning agent (`by_agent`) or by the customer (then `agent` is the owner or
   // empty).
-  void closed(std::string_view conversation, std::string_view agent, bool by_agent, TimePoint t);
+  void closed(std::string_view conversation, std::string_view agent, bool by_agent, TimePoint t,
+              ConversationClock* final = nullptr);
+
+  // --- durability (docs/storage.md) ---------------------------------------------------------
+  // The durable state of an open conversation; nullopt when it is not open. Cheap (a lookup and a
+  // copy): the desk calls it for every conversation an event touched.
+  std::optional<ConversationClock> conversation_clock(std::string_view conversation) const;
+  // Re-creates an open conversation of `shop` owned by `owner` (empty: queued) from an earlier
+  // conversation_clock(), as a restarted gateway does. Deadlines that fell due in the meantime fire
+  // at the next event or advance(), once each, with the ts and elapsed they would have had; what
+  // had fired before the clock was taken (its greeting_step, armed) never fires again, and
+  // violation ids continue as the uninterrupted engine's would. false (nothing changed) for an
+  // unknown shop or a conversation already open.
+  bool restore(std::string_view conversation, std::string_view shop, std::string_view owner,
+               const ConversationClock& clock);
 
   // --- time ----------------------------------------------------------------------------------
   // The earliest moment at which advance() has something to fire, or at which a shift of a shop

@@ -2,6 +2,7 @@
 // What the SLA engine reports: violations (rule broken) and observations (measurements that feed
 // histograms). Plain values, safe to copy between threads.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 namespace chatdesk::monitor {
 
 enum class Rule { greeting, reply_wait, typing_rate, missed, language, courtesy, handover };
+inline constexpr std::size_t kRuleCount = static_cast<std::size_t>(Rule::handover) + 1;
 enum class Severity { warning, breach };
 
 std::string_view to_string(Rule r);
