@@ -52,6 +52,20 @@ constexpr std::array<std::string_view, StateFields::kCount> kStateNames{"shop",
                                                                         "v_handover",
                                                                         "version"};
 
+// Where the per-rule violation counts start in kStateNames (v_greeting … v_handover, Rule order).
+constexpr std::size_t kFirstViolation = 35;
+static_assert(kStateNames[kFirstViolation] == "v_greeting" &&
+              kStateNames[kFirstViolation + monitor::kRuleCount - 1] == "v_handover");
+
+// Agent ids never hold ',' (is_valid_client_id).
+void join_agents(const std::vector<std::string>& agents, std::string& out) {
+  out.clear();
+  for (const auto& a : agents) {
+    if (!out.empty()) out += ',';
+    out += a;
+  }
+}
+
 // The state hash's layout; a reader that finds another one refuses it instead of guessing.
 constexpr std::string_view kStateVersion = "1";
 
@@ -200,12 +214,7 @@ void StateFields::encode(const StoredConversation& c) {
   set_bool(*v++, c.greeted);
   (v++)->assign(c.note);
   set_number(*v++, static_cast<std::int64_t>(c.seq));
-  std::string& agents = *v++;
-  agents.clear();
-  for (const auto& a : c.agents) {  // agent ids never hold ',' (is_valid_client_id)
-    if (!agents.empty()) agents += ',';
-    agents += a;
-  }
+  join_agents(c.agents, *v++);
   set_number(*v++, c.transfers);
   set_number(*v++, c.handovers);
   set_bool(*v++, k.wrote);
@@ -314,7 +323,7 @@ std::optional<StoredConversation> decode_state(std::string_view id,
   k.greeting_warned = r.boolean("rec_greeting_warned");
   k.greeting_breach_level = r.integer<std::uint32_t>("rec_greeting_level");
   for (std::size_t i = 0; i < monitor::kRuleCount; ++i)
-    k.violations[i] = r.integer<std::uint32_t>(kStateNames[35 + i]);
+    k.violations[i] = r.integer<std::uint32_t>(kStateNames[kFirstViolation + i]);
   if (c.shop.empty()) r.fail("shop", "empty");
   if (!error.empty()) return std::nullopt;
   return c;
@@ -373,10 +382,7 @@ std::vector<std::pair<std::string_view, std::string>> record_fields(const Conver
   };
   auto number = [](std::int64_t v) { return std::to_string(v); };
   std::string agents;
-  for (const auto& a : r.agents) {
-    if (!agents.empty()) agents += ',';
-    agents += a;
-  }
+  join_agents(r.agents, agents);
   add("conversation", r.conversation);
   add("shop", r.shop);
   add("customer", r.customer);
@@ -402,7 +408,7 @@ std::vector<std::pair<std::string_view, std::string>> record_fields(const Conver
   }
   add("typing_cpm", cpm);
   for (std::size_t i = 0; i < monitor::kRuleCount; ++i)
-    add(kStateNames[35 + i], number(r.violations[i]));
+    add(kStateNames[kFirstViolation + i], number(r.violations[i]));
   add("transfers", number(r.transfers));
   add("handovers", number(r.handovers));
   add("version", std::string(kStateVersion));
