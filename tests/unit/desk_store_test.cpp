@@ -381,4 +381,51 @@ TEST_CASE_METHOD(StoredDeskFixture,
   }
 }
 
+TEST_CASE_METHOD(StoredDeskFixture,
+                 "a conversation that spans a restart leaves one record, with "
+                 "the figures of both sides of it",
+                 "[desk][storage]") {
+  SessionId alice = agent("alice");
+  agent("bob");
+  auto c1 = customer("c1");  // alice
+  say(c1, "你好");
+  at(3s);
+  reply(alice, c1, "您好");
+  at(4s);
+  desk.agent_frame(alice, transfer(c1.conversation, std::string_view("bob"), "请跟进"));
+  at(5s);
+  say(c1, "还在吗");  // waits from here, across the downtime
+  take();
+  REQUIRE(store.records.empty());
+
+  // Down from t0 + 6 s to t0 + 8 s; bob reconnects, answers at 9 s and closes.
+  Restarted b(config, store, t0 + 6s, t0 + 8s);
+  REQUIRE(b.restored == 1);
+  b.desk.agent_connected(200, "demo", "bob");
+  b.clock.set(t0 + 9s);
+  b.desk.agent_frame(200, agent_message(c1.conversation, "在的，再见"));
+  b.desk.agent_frame(200, close_frame(c1.conversation));
+  MemoryStore after = store;
+  b.desk.take_changes(after);
+
+  REQUIRE(after.records.size() == 1);
+  CHECK(after.open.empty());
+  const ConversationRecord& r = after.records[0];
+  CHECK(r.conversation == c1.conversation);
+  CHECK(r.agents == Strings{"alice", "bob"});
+  CHECK(r.outcome == "served");
+  CHECK(r.closed_by == ClosedBy::agent);
+  CHECK(r.created == t0);
+  CHECK(r.ended == t0 + 9s);
+  CHECK(r.first_response == 3s);
+  CHECK(r.greeting == "on_time");
+  CHECK(r.reply_waits == 1);
+  CHECK(r.reply_wait_mean == 4s);
+  CHECK(r.reply_wait_max == 4s);
+  CHECK(r.customer_messages == 2);
+  CHECK(r.agent_messages == 2);
+  CHECK(r.transfers == 1);
+  CHECK(after.messages.at(c1.conversation).size() == 4);
+}
+
 }  // namespace chatdesk::gateway::testing
