@@ -1,5 +1,5 @@
 #pragma once
-// Test support (header-only): a real chatdesk-gateway process on a free loopback port, with its
+// Test support: a real chatdesk-gateway process on a free loopback port, with its
 // config written to a temporary directory, stopped (SIGTERM, then SIGKILL) when the object dies.
 // Throws on set-up failure (tests only). Not thread-safe: one test thread drives it.
 
@@ -7,10 +7,6 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -26,26 +22,8 @@ extern char** environ;
 namespace chatdesk::test {
 
 // A plain HTTP GET against 127.0.0.1:port; returns {status, body}, or {0, ""} when it cannot
-// connect.
-inline std::pair<int, std::string> http_get(int port, const std::string& target) {
-  namespace beast = boost::beast;
-  namespace http = beast::http;
-  boost::asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  beast::error_code ec;
-  stream.socket().connect(
-      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
-  if (ec) return {0, ""};
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  http::write(stream, req, ec);
-  if (ec) return {0, ""};
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res, ec);
-  if (ec) return {0, ""};
-  return {static_cast<int>(res.result_int()), res.body()};
-}
+// connect. (http_get.cpp: Beast is compiled there once.)
+std::pair<int, std::string> http_get(int port, const std::string& target);
 
 // This process's environment with `changes` applied: "NAME=value" sets NAME, "NAME" removes it.
 inline std::vector<std::string> child_environment(const std::vector<std::string>& changes) {
