@@ -234,26 +234,63 @@ export function startProcess(bin, args, { name = path.basename(bin), keepLines =
   return { child, name, log: () => kept.join('\n'), lines: () => kept.slice(), exited: () => exited, exitPromise, stop };
 }
 
-// Starts the gateway `bin` on a free loopback port with a temporary config: Redis off, the given
-// shops (each one YAML flow mapping, an item of `shops:`). Resolves once GET /healthz answers 200
-// (at most healthTimeoutMs) with { port, base, proc, stop({ graceMs }), log() }; stop also removes
-// the temporary directory.
-export async function startGateway(bin, { shops, writtenBy, healthTimeoutMs = 10000 }) {
+// Starts a redis-server (REDIS_SERVER, default redis-server on PATH) on a free loopback port with
+// its data in `dir`, no persistence; resolves once it answers PING with { port, proc }.
+export async function startRedis(dir, { timeoutMs = 5000 } = {}) {
+  const port = await freePort();
+  const bin = process.env.REDIS_SERVER || 'redis-server';
+  const proc = startProcess(bin, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+    '--save', '', '--appendonly', 'no'], { name: 'redis' });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await redisPing(port)) return { port, proc };
+    if (proc.exited() || Date.now() > deadline) {
+      await proc.stop({ graceMs: 1000 });
+      throw new Error(`redis-server did not answer PING on port ${port}:\n${proc.log()}`);
+    }
+    await sleep(50);
+  }
+}
+
+function redisPing(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let answer = '';
+    const done = (ok) => { socket.destroy(); resolve(ok); };
+    socket.setTimeout(500, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (d) => { answer += d; if (answer.includes('\r\n')) done(answer.startsWith('+PONG')); });
+  });
+}
+
+// Starts the gateway `bin` on a free loopback port with a temporary config and the given shops
+// (each one YAML flow mapping, an item of `shops:`). With `redis`, a redis-server of its own holds
+// the desk's store and the violation stream (the store's metrics exist only then); without, Redis
+// is off. Resolves once GET /healthz answers 200 (at most healthTimeoutMs) with { port, base,
+// proc, stop({ graceMs }), log() }; stop also stops that Redis and removes the temporary directory.
+export async function startGateway(bin, { shops, writtenBy, redis = false, healthTimeoutMs = 10000 }) {
   if (!fs.existsSync(bin)) throw new Error(`gateway binary ${bin} does not exist (build chatdesk-gateway)`);
   const port = await freePort();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'chatdesk-gateway-'));
   const config = path.join(tmp, 'gateway.yaml');
+  const redisServer = redis ? await startRedis(tmp) : null;
   fs.writeFileSync(config, [
     `# written by ${writtenBy}`,
     `listen: {address: 127.0.0.1, port: ${port}}`,
-    'redis: {enabled: false}',
+    redisServer ? `redis: {url: "redis://127.0.0.1:${redisServer.port}"}` : 'redis: {enabled: false}',
     'shops:',
     ...shops.map((s) => `  - ${s}`),
     '',
   ].join('\n'));
   const proc = startProcess(bin, ['--config', config], { name: 'gateway' });
   const stop = async (opts) => {
-    try { return await proc.stop(opts); } finally { fs.rmSync(tmp, { recursive: true, force: true }); }
+    try {
+      return await proc.stop(opts);
+    } finally {
+      if (redisServer) await redisServer.proc.stop({ graceMs: 2000 });
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   };
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + healthTimeoutMs;

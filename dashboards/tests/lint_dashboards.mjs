@@ -789,6 +789,7 @@ async function live() {
   // "none") appears within a second.
   const gw = await startGateway(bin, {
     writtenBy: 'dashboards/tests/lint_dashboards.mjs --live',
+    redis: true,
     shops: ['{id: lint, name: Lint shop, timezone: Asia/Shanghai, sla: {greeting_target: 200ms, greeting_limit: 400ms, escalate_every: 400ms}}'],
   });
   let customer = null;

@@ -293,6 +293,27 @@ TEST_CASE("desk metrics: writer totals become counter increments", "[metrics]") 
   CHECK(value("ok") == 20);
 }
 
+TEST_CASE("desk metrics: store series exist only once a store reports, totals become increments",
+          "[metrics]") {
+  const auto config = two_shops();
+  DeskMetrics metrics(config);
+  // A gateway without a store: nothing for ChatdeskStoreDown to fire on.
+  CHECK_THAT(serialize(metrics.registry()), !Contains("chatdesk_store_"));
+  auto value = [&](const std::string& series) {
+    return value_of(sample(serialize(metrics.registry()), series, {}));
+  };
+  metrics.record_store(false, 0, 0);
+  CHECK(value("chatdesk_store_up") == 0);
+  CHECK(value("chatdesk_store_writes_total") == 0);
+  metrics.record_store(true, 12, 40);
+  CHECK(value("chatdesk_store_up") == 1);
+  CHECK(value("chatdesk_store_writes_total") == 12);
+  CHECK(value("chatdesk_store_commands_total") == 40);
+  metrics.record_store(true, 15, 47);
+  CHECK(value("chatdesk_store_writes_total") == 15);
+  CHECK(value("chatdesk_store_commands_total") == 47);
+}
+
 TEST_CASE("desk metrics: the SLA timer's lateness histogram", "[metrics]") {
   const auto config = two_shops();
   DeskMetrics metrics(config);

@@ -186,9 +186,6 @@ DeskMetrics::DeskMetrics(const config::Config& config,
   for (std::size_t i = 0; i < kAuthRefusalReasons.size(); ++i)
     auth_refusals_[i] = &auth_refusals_family_.Add({{"reason", str(kAuthRefusalReasons[i])}});
   writes_ok_ = &violation_writes_.Add({{"result", "ok"}});
-  store_up_gauge_ = &store_up_.Add({});
-  store_writes_counter_ = &store_writes_.Add({});
-  store_commands_counter_ = &store_commands_.Add({});
   writes_error_ = &violation_writes_.Add({{"result", "error"}});
   writes_dropped_ = &violation_writes_.Add({{"result", "dropped"}});
   spooled_ = &violations_spooled_.Add({});
@@ -283,6 +280,13 @@ void DeskMetrics::record_writer_totals(std::uint64_t ok, std::uint64_t error, st
 }
 
 void DeskMetrics::record_store(bool up, std::uint64_t writes, std::uint64_t commands) {
+  // Added at the first call: a gateway without a store exports no store series, so that
+  // ChatdeskStoreDown (chatdesk_store_up == 0) cannot fire for it.
+  if (!store_up_gauge_) {
+    store_up_gauge_ = &store_up_.Add({});
+    store_writes_counter_ = &store_writes_.Add({});
+    store_commands_counter_ = &store_commands_.Add({});
+  }
   store_up_gauge_->Set(up ? 1 : 0);
   advance(*store_writes_counter_, seen_store_writes_, writes);
   advance(*store_commands_counter_, seen_store_commands_, commands);

@@ -155,7 +155,8 @@ class DeskMetrics {
 
   // chatdesk_store_up (1 while the desk's store can write, docs/storage.md) and the running totals
   // chatdesk_store_writes_total (round trips) and chatdesk_store_commands_total; call before
-  // serializing.
+  // serializing. The three series exist from the first call on: only a gateway with a store
+  // exports them.
   void record_store(bool up, std::uint64_t writes, std::uint64_t commands);
 
   // chatdesk_sla_timer_lateness_seconds: how late the gateway's SLA deadline timer ran (when its
@@ -217,9 +218,9 @@ class DeskMetrics {
   prometheus::Counter* writes_error_;
   prometheus::Counter* writes_dropped_;
   prometheus::Gauge* spooled_;
-  prometheus::Gauge* store_up_gauge_;
-  prometheus::Counter* store_writes_counter_;
-  prometheus::Counter* store_commands_counter_;
+  prometheus::Gauge* store_up_gauge_ = nullptr;  // all three added by the first record_store()
+  prometheus::Counter* store_writes_counter_ = nullptr;
+  prometheus::Counter* store_commands_counter_ = nullptr;
   std::uint64_t seen_store_writes_ = 0;
   std::uint64_t seen_store_commands_ = 0;
   prometheus::Histogram* timer_lateness_ = nullptr;
