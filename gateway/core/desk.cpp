@@ -823,6 +823,40 @@ struct Desk::Impl {
 
   // --- recovery (docs/storage.md, "Recovery") -------------------------------------------
 
+  void drop_shop(std::string_view shop_id, std::vector<SessionId>& dropped) {
+    Shop* shop = find_shop(shop_id);
+    if (!shop) return;
+    for (auto it = sessions.begin(); it != sessions.end();) {
+      if (it->second.shop != shop) {
+        ++it;
+        continue;
+      }
+      dropped.push_back(it->first);
+      it = sessions.erase(it);
+    }
+    std::erase_if(dirty, [&](const Conversation* c) { return c->shop == shop; });
+    std::erase_if(ended, [&](const Ended& e) { return e.state.shop == shop_id; });
+    std::erase_if(agents_changed, [&](const auto& change) { return change.first == shop; });
+    std::erase_if(agent_graces, [&](const auto& grace) { return std::get<1>(grace) == shop; });
+    std::erase_if(dirty_rosters, [&](const Shop* s) { return s == shop; });
+    for (auto it = conversations.begin(); it != conversations.end();) {
+      Conversation& c = it->second;
+      if (c.shop != shop) {
+        ++it;
+        continue;
+      }
+      engine.forget(c.id);
+      conversation_of_customer.erase(customer_key(*shop, c.customer));
+      if (c.left_at) grace_ends.erase({*c.left_at + shop->config->resume_grace, c.id});
+      it = conversations.erase(it);
+    }
+    shop->queue.clear();
+    shop->agents.clear();
+    shop->conversations = 0;
+    shop->roster_dirty = false;
+    ++shop->version;
+  }
+
   std::size_t restore(const RecoveredDesk& from, TimePoint now) {
     // The customers' grace and the agents' absence count from when the gateway went away; the
     // time it was down is added, so nobody is dropped because of it.
@@ -1039,6 +1073,9 @@ void Desk::take_changes(DeskChangeSink& sink) {
 }
 std::size_t Desk::restore(const RecoveredDesk& desk, TimePoint now) {
   return impl_->restore(desk, now);
+}
+void Desk::drop_shop(std::string_view shop, std::vector<SessionId>& sessions) {
+  impl_->drop_shop(shop, sessions);
 }
 void Desk::notify_violation(const monitor::Violation& v) {
   impl_->notify_violation(v);

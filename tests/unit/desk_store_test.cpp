@@ -428,4 +428,81 @@ TEST_CASE_METHOD(StoredDeskFixture,
   CHECK(after.messages.at(c1.conversation).size() == 4);
 }
 
+TEST_CASE_METHOD(StoredDeskFixture,
+                 "a shop dropped by a node that is no longer its home comes back whole when "
+                 "restored, and the other shops do not notice",
+                 "[desk][storage][scale]") {
+  SessionId alice = agent("alice");
+  SessionId tom = agent("tom", "tea");
+  auto c1 = customer("c1");
+  auto c2 = customer("c2");
+  auto q1 = customer("q1");  // alice is full: queued
+  auto t1 = customer("t1", "tea");
+  say(c1, "你好", "m1");
+  reply(alice, c1, "您好", "a1");
+  at(1s);
+  say(c1, "在吗", "m2");  // a reply wait runs
+  say(t1, "有绿茶吗", "m3");
+  take();
+  out.take();
+  const auto tea_before = stats("tea");
+
+  // Something of demo not taken by the store yet: dropped with the rest (its frames were held).
+  say(c2, "还没存", "m4");
+  out.take();
+
+  std::vector<SessionId> dropped;
+  desk.drop_shop("demo", dropped);
+  std::sort(dropped.begin(), dropped.end());
+  CHECK(dropped == std::vector<SessionId>{alice, c1.session, c2.session, q1.session});
+  CHECK(out.take().empty());  // nothing sent, nothing closed by the desk
+  const auto& demo = stats("demo");
+  CHECK(demo.queue_length == 0);
+  CHECK(demo.conversations_active == 0);
+  CHECK(demo.agents_available + demo.agents_away == 0);
+  CHECK(desk.view("demo").conversations.empty());
+  CHECK(engine.customers_waiting("demo") == 0);
+  const auto& tea = stats("tea");
+  CHECK(tea.conversations_active == tea_before.conversations_active);
+  CHECK(tea.agents_available == 1);
+  // The dropped shop's changes are gone; tea's flow on.
+  desk.take_changes(store);
+  // Frames for a dropped session go nowhere; its disconnect is ignored.
+  desk.customer_frame(c1.session, customer_message("还在吗", "m5"));
+  desk.customer_disconnected(c2.session);
+  desk.agent_disconnected(alice);
+  CHECK(out.take().empty());
+  // No deadline of demo fires on this node any more; tea's still do.
+  const auto violations_before = sla.violations.size();
+  advance_to(120s);
+  for (std::size_t i = violations_before; i < sla.violations.size(); ++i)
+    CHECK(sla.violations[i].shop == "tea");
+  CHECK(std::any_of(sla.violations.begin() + static_cast<std::ptrdiff_t>(violations_before),
+                    sla.violations.end(), [](const auto& v) { return v.shop == "tea"; }));
+  (void)tom;
+
+  // Taken back (or by the next node): demo's open conversations, as stored, come back.
+  RecoveredDesk demo_only = store.recovered(t0 + 1s);
+  std::erase_if(demo_only.conversations,
+                [](const RecoveredConversation& r) { return r.state.shop != "demo"; });
+  std::erase_if(demo_only.agents, [](const auto& a) { return a.shop != "demo"; });
+  CHECK(desk.restore(demo_only, clock.now()) == 3);
+  CHECK(stats("demo").conversations_active == 3);
+  CHECK(stats("demo").queue_length == 1);
+  desk.customer_connected(500, "demo", c1.id, c1.resume);
+  const auto sent = out.take();
+  const Sent* welcome = find(sent, 500, "welcome");
+  REQUIRE(welcome);
+  CHECK(welcome->str("conversation") == c1.conversation);
+  CHECK(history_ids(*welcome) ==
+        Strings{c1.conversation + ":1", c1.conversation + ":2", c1.conversation + ":3"});
+  // c1's reply wait (from t0 + 1 s) breached at t0 + 21 s while nobody held demo: once, now.
+  desk.advance(clock.now());
+  std::vector<monitor::Violation> waits;
+  for (const auto& v : sla.violations)
+    if (v.rule == Rule::reply_wait && v.conversation == c1.conversation) waits.push_back(v);
+  REQUIRE(waits.size() == 1);
+  CHECK(waits[0].ts == t0 + 21s);
+}
+
 }  // namespace chatdesk::gateway::testing

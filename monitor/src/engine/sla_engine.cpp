@@ -762,7 +762,12 @@ struct SlaEngine::Impl {
       sink.on_outcome(shop_id, Outcome::served);
     }
     if (final) *final = clock_of(c);
-    stop_waiting(s, c);
+    release(c);
+  }
+
+  // The conversation leaves the engine: its deadlines, its place in the waiting count, its slot.
+  void release(Conversation& c) {
+    stop_waiting(shops[c.shop], c);
     detach(c);
     c.live = false;
     unqueue(c);
@@ -898,6 +903,14 @@ bool SlaEngine::restore(std::string_view conversation, std::string_view shop,
   const bool done = impl_->restore(conversation, shop, owner, clock);
   impl_->prune();
   return done;
+}
+
+bool SlaEngine::forget(std::string_view conversation) {
+  Conversation* c = impl_->find(conversation);
+  if (!c) return false;
+  impl_->release(*c);
+  impl_->prune();
+  return true;
 }
 
 std::optional<TimePoint> SlaEngine::next_deadline() const {

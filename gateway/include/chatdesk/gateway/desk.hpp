@@ -104,8 +104,15 @@ class Desk {
   // connection (`now`: the start). Owners come back as agents not connected yet, whose
   // conversations wait storage.agent_grace for them; customers may resume within resume_grace
   // of their last disconnect plus the downtime. The SLA engine gets every clock back. Returns
-  // how many conversations were restored (unknown shops are skipped).
+  // how many conversations were restored (unknown shops are skipped). May run again while the
+  // desk runs, for a shop it does not hold (taken over from another node; docs/scaling.md):
+  // conversations it already has are skipped.
   std::size_t restore(const RecoveredDesk& desk, TimePoint now);
+  // Forgets everything of `shop` (conversations, queue, agents, sessions, SLA clocks, changes not
+  // taken by the store yet) without ending anything or sending a frame: this node is no longer the
+  // shop's home, and the next one restores the shop from the store. Appends the shop's sessions
+  // to `sessions`; the caller closes them.
+  void drop_shop(std::string_view shop, std::vector<SessionId>& sessions);
 
   // Pushes a live SLA violation to the console of the agent it concerns, if connected.
   void notify_violation(const monitor::Violation& violation);

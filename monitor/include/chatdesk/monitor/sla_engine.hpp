@@ -79,6 +79,10 @@ class SlaEngine {
   // unknown shop or a conversation already open.
   bool restore(std::string_view conversation, std::string_view shop, std::string_view owner,
                const ConversationClock& clock);
+  // Forgets an open conversation without ending it: nothing fires, no outcome is reported. For a
+  // node that stops being its shop's home (docs/scaling.md): the next home restores the clock
+  // from the store and fires what is due. false when it is not open.
+  bool forget(std::string_view conversation);
 
   // --- time ----------------------------------------------------------------------------------
   // The earliest moment at which advance() has something to fire, or at which a shift of a shop
