@@ -26,7 +26,7 @@ struct LeaseTiming {
   explicit LeaseTiming(Duration lease_ttl);
   Duration ttl;          // scale.lease_ttl
   Duration check_every;  // ttl / 5: renewals, and attempts to take a free lease
-  Duration redis_ttl;    // ttl - 2 * check_every: the lease key's PX
+  Duration redis_ttl;    // ttl - 2 * check_every: the lease key's PX, and a node heartbeat's
   // redis_ttl / 10: the holder stops deciding this long before Redis can let the key go, so that
   // two nodes never decide for one shop at once (as long as their clocks' rates differ by less).
   Duration margin;
