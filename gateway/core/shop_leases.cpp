@@ -31,6 +31,26 @@ void ShopLeases::due(Time now, std::span<const std::string> shops, std::span<con
   }
 }
 
+void ShopLeases::hand_over(Time now, std::span<const std::string> shops,
+                           std::span<const NodeId> live, std::vector<std::string>& out) {
+  std::erase_if(live_since_, [&](const auto& entry) {
+    return std::find(live.begin(), live.end(), entry.first) == live.end();
+  });
+  for (const NodeId node : live) live_since_.try_emplace(node, now);
+  for (const auto& shop : shops) {
+    auto& l = lease(shop);
+    if (l.epoch == 0 || l.in_flight || now >= l.valid_until) continue;
+    const auto home = preferred_home(shop, live);
+    if (!home || *home == self_) continue;
+    const auto since = live_since_.find(*home);
+    if (since == live_since_.end() || now - since->second < timing_.ttl) continue;
+    l.epoch = 0;
+    l.lost = true;
+    l.holder = *home;
+    out.push_back(shop);
+  }
+}
+
 void ShopLeases::granted(std::string_view shop, Time sent, std::uint64_t epoch) {
   auto& l = lease(shop);
   l.in_flight = false;

@@ -130,7 +130,10 @@ void LeaseKeeper::tick() {
   if (!running_) return;
   const auto now = std::chrono::steady_clock::now();
   if (in_flight_) return arm(timing_.check_every);
-  // Leases that ran out before an answer came: stop deciding for those shops now.
+  // Shops that go to a node that joined: stop deciding for them before releasing them.
+  handed_.clear();
+  if (heard_live_) leases_->hand_over(now, shops_, live_, handed_);
+  // Those, and leases that ran out before an answer came: stop deciding for those shops now.
   report({});
   claims_.clear();
   // Not before the first heartbeat's answer: alone in its own view, a starting node would claim
@@ -144,6 +147,7 @@ void LeaseKeeper::tick() {
   batch_.clear();
   batch_.add({"EVAL", kHeartbeatScript, "1", kNodes, node, heartbeat_ttl});
   std::vector<std::size_t> peeked;  // shops read, not claimed
+  for (const auto& shop : handed_) batch_.add({"EVAL", kReleaseScript, "1", lease_key(shop), node});
   for (const auto& shop : claims_)
     batch_.add({"EVAL", kClaimScript, "2", lease_key(shop), epoch_key(shop), node, px});
   for (std::size_t i = 0; i < shops_.size(); ++i) {
@@ -174,7 +178,7 @@ void LeaseKeeper::tick() {
             heard_live_ = true;
           }
           for (std::size_t c = 0; c < claims_.size(); ++c) {
-            const redisReply* r = replies[1 + c];
+            const redisReply* r = replies[1 + handed_.size() + c];
             const auto& shop = claims_[c];
             if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
                 r->element[0]->type != REDIS_REPLY_INTEGER ||
@@ -195,7 +199,7 @@ void LeaseKeeper::tick() {
             homes_[index] = leases_->holder(shop);
           }
           for (std::size_t p = 0; p < peeked.size(); ++p)
-            homes_[peeked[p]] = holder_of(replies[1 + claims_.size() + p]);
+            homes_[peeked[p]] = holder_of(replies[1 + handed_.size() + claims_.size() + p]);
         }
         report(std::move(gained));
         const auto next = leases_->next_check();

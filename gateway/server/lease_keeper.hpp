@@ -3,7 +3,8 @@
 // Redis (docs/scaling.md): it takes a node id at start (INCR), and every check period sends one
 // pipelined batch: its heartbeat in the live set (a sorted set scored by expiry on Redis's own
 // clock, so nodes' clocks need not agree), the claim script for each shop ShopLeases says is due,
-// and a GET of every other shop's lease (so an edge knows each shop's home). Answers go back into
+// the release of each shop handed over to a node that joined (ShopLeases::hand_over), and a GET
+// of every other shop's lease (so an edge knows each shop's home). Answers go back into
 // ShopLeases; gained and lost shops are reported after each batch and whenever a lease runs out.
 // Not thread-safe: the gateway's io_context thread.
 
@@ -74,6 +75,7 @@ class LeaseKeeper {
   bool heard_live_ = false;
   RedisBatch batch_;
   std::vector<std::string> claims_;
+  std::vector<std::string> handed_;  // released in this check's batch
   boost::asio::steady_timer timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -2,6 +2,7 @@
 // driven against a model of the Redis claim script with simulated time.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <string>
@@ -230,4 +231,67 @@ TEST_CASE(
     CHECK(*taken - cut <= timing.ttl);
     CHECK(b.epoch("demo") == 2);
   }
+}
+
+TEST_CASE("leases: shops go to a node that joined once it has been alive a whole ttl", "[scale]") {
+  const LeaseTiming timing(5000ms);
+  std::vector<std::string> shops;
+  for (int i = 0; i < 40; ++i) shops.push_back("shop-" + std::to_string(i));
+  const std::vector<NodeId> alone{1}, both{1, 2};
+  ShopLeases leases(timing, 1);
+  ModelRedis redis;
+  std::vector<std::string> claims, handed, lost;
+  const Time t0{};
+  leases.due(t0, shops, alone, claims);
+  for (const auto& s : claims) redis.claim(leases, 1, s, t0, t0, timing.redis_ttl);
+  REQUIRE(claims.size() == shops.size());  // alone, it took everything
+  leases.hand_over(t0, shops, alone, handed);
+  CHECK(handed.empty());
+
+  // Node 2 appears at t0 + 1 s: nothing moves before it has been seen alive for the ttl.
+  auto renew = [&](Time now, const std::vector<NodeId>& live) {
+    claims.clear();
+    leases.due(now, shops, live, claims);
+    for (const auto& s : claims) redis.claim(leases, 1, s, now, now, timing.redis_ttl);
+  };
+  for (auto now = t0 + 1s; now < t0 + 6s; now += 1s) {
+    leases.hand_over(now, shops, both, handed);
+    CHECK(handed.empty());
+    renew(now, both);
+  }
+  // A claim unanswered at that moment keeps its shop for now.
+  claims.clear();
+  leases.due(t0 + 6s, shops, both, claims);
+  REQUIRE_FALSE(claims.empty());
+  const std::string pending = claims.front();
+  for (const auto& s : claims)
+    if (s != pending) redis.claim(leases, 1, s, t0 + 6s, t0 + 6s, timing.redis_ttl);
+  leases.hand_over(t0 + 6s, shops, both, handed);
+  std::size_t node2 = 0;
+  for (const auto& s : shops) {
+    const bool theirs = preferred_home(s, both) == 2;
+    node2 += theirs ? 1 : 0;
+    const bool moved = std::find(handed.begin(), handed.end(), s) != handed.end();
+    INFO(s);
+    CHECK(moved == (theirs && s != pending));
+    CHECK(leases.holds(s, t0 + 6s) == !moved);
+    if (moved) CHECK(leases.holder(s) == 2);
+  }
+  CHECK(node2 > 5);
+  leases.take_lost(t0 + 6s, lost);
+  std::sort(lost.begin(), lost.end());
+  std::sort(handed.begin(), handed.end());
+  CHECK(lost == handed);
+
+  // A node that vanished and came back starts its ttl again.
+  ShopLeases other(timing, 1);
+  claims.clear();
+  other.due(t0, shops, alone, claims);
+  for (const auto& s : claims) other.granted(s, t0, 1);
+  handed.clear();
+  other.hand_over(t0, shops, both, handed);
+  other.hand_over(t0 + 4s, shops, alone, handed);
+  renew(t0 + 4s, alone);
+  other.hand_over(t0 + 5s, shops, both, handed);
+  CHECK(handed.empty());
 }

@@ -46,6 +46,16 @@ class ShopLeases {
   void due(Time now, std::span<const std::string> shops, std::span<const NodeId> live,
            std::vector<std::string>& out);
 
+  // Appends to `out` the shops this node holds whose preferred home among `live` is another node
+  // that has been in the live set (as these calls saw it) for at least the ttl: each such lease
+  // ends now (take_lost reports it) and the adapter releases it in Redis, so that the preferred
+  // node claims it at its next check. This spreads the shops again after a node joins or comes
+  // back; a node must stay alive a whole ttl before shops move to it, so one that flaps does not
+  // make them move back and forth. A shop with a claim unanswered is left alone. Call it every
+  // check, with the live set due() gets.
+  void hand_over(Time now, std::span<const std::string> shops, std::span<const NodeId> live,
+                 std::vector<std::string>& out);
+
   // The claim sent at `sent` was granted with `epoch` (taken or extended). An epoch other than the
   // one held means the lease had run out in Redis and was taken anew: what was held is lost (see
   // take_lost) and the new lease starts.
@@ -81,6 +91,7 @@ class ShopLeases {
   LeaseTiming timing_;
   NodeId self_;
   std::map<std::string, Lease, std::less<>> leases_;
+  std::map<NodeId, Time> live_since_;  // each node in the last live set, since when
 };
 
 }  // namespace chatdesk::gateway
