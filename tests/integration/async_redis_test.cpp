@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "support/async_loop.hpp"
 #include "support/redis_server.hpp"
 
 namespace {
@@ -28,58 +29,16 @@ using chatdesk::test::SilentServer;
 using chatdesk::test::TcpCutProxy;
 using Clock = std::chrono::steady_clock;
 
-// The io_context, run in the test thread in short slices until a condition holds (bounded).
-struct Loop {
-  net::io_context ioc;
-  net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(ioc);
-
-  template <typename Pred>
-  bool until(Pred done, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!done()) {
-      if (Clock::now() >= deadline) return false;
-      ioc.run_for(5ms);
-    }
-    return true;
-  }
-  void run_for(std::chrono::milliseconds d) { ioc.run_for(d); }
-};
+using Loop = chatdesk::test::AsyncLoop;
 
 chatdesk::monitor::RedisEndpoint endpoint(const std::string& url) {
   auto e = chatdesk::monitor::parse_redis_url(url);
   REQUIRE(e);
   return *e;
 }
-
-struct Reply {
-  int type = 0;
-  std::string str;
-  long long integer = 0;
-};
-
-// What one batch's done() saw.
-struct Result {
-  int calls = 0;
-  boost::system::error_code ec;
-  std::vector<Reply> replies;
-  Clock::time_point at;
-};
-
-AsyncRedis::Done record(Result& r, std::vector<int>* order = nullptr, int index = 0) {
-  return [&r, order, index](const boost::system::error_code& ec,
-                            std::span<redisReply* const> replies) {
-    ++r.calls;
-    r.ec = ec;
-    r.at = Clock::now();
-    r.replies.clear();
-    for (const redisReply* x : replies) {
-      REQUIRE(x != nullptr);
-      r.replies.push_back(
-          {x->type, x->str ? std::string(x->str, x->len) : std::string(), x->integer});
-    }
-    if (order) order->push_back(index);
-  };
-}
+using Result = chatdesk::test::BatchResult;
+using Reply = chatdesk::test::BatchReply;
+using chatdesk::test::record_batch;
 
 AsyncRedisOptions quick_options() {
   AsyncRedisOptions o;
@@ -140,10 +99,11 @@ TEST_CASE("AsyncRedis: pipelined batches complete in order with their replies",
 
   std::vector<int> order;
   Result a, b, c, nothing;
-  redis.send(sets, record(a, &order, 0));
-  redis.send(RedisBatch{}, record(nothing, &order, 3));  // no round trip; completes in its turn
-  redis.send(incrs, record(b, &order, 1));
-  redis.send(xadds, record(c, &order, 2));
+  redis.send(sets, record_batch(a, &order, 0));
+  redis.send(RedisBatch{},
+             record_batch(nothing, &order, 3));  // no round trip; completes in its turn
+  redis.send(incrs, record_batch(b, &order, 1));
+  redis.send(xadds, record_batch(c, &order, 2));
   CHECK(a.calls == 0);  // never inside send()
   REQUIRE(loop.until([&] { return order.size() == 4; }));
 
@@ -188,7 +148,7 @@ TEST_CASE("AsyncRedis: an error reply is an entry of a successful batch",
   batch.add({"GET", "s"});
   batch.add({"GET", "missing"});
   Result r;
-  redis.send(batch, record(r));
+  redis.send(batch, record_batch(r));
   REQUIRE(loop.until([&] { return r.calls == 1; }));
   CHECK(!r.ec);
   REQUIRE(r.replies.size() == 4);
@@ -214,7 +174,7 @@ TEST_CASE("AsyncRedis: replies of a large batch stay valid until the batch compl
   batch.add({"SET", "big", big});
   for (int i = 0; i < 20; ++i) batch.add({"GET", "big"});  // about 4 MB of replies
   Result r;
-  redis.send(batch, record(r));
+  redis.send(batch, record_batch(r));
   REQUIRE(loop.until([&] { return r.calls == 1; }));
   CHECK(!r.ec);
   REQUIRE(r.replies.size() == 21);
@@ -237,7 +197,7 @@ TEST_CASE("AsyncRedis: AUTH and SELECT; a wrong password never connects",
     RedisBatch batch;
     batch.add({"SET", "where", "db3"});
     Result r;
-    redis.send(batch, record(r));
+    redis.send(batch, record_batch(r));
     REQUIRE(loop.until([&] { return r.calls == 1; }));
     CHECK(!r.ec);
     CHECK(text(server.command({"GET", "where"}, 3)) == "db3");
@@ -267,7 +227,7 @@ TEST_CASE("AsyncRedis: AUTH and SELECT; a wrong password never connects",
     // Each refusal drops the connection at once (not after connect_timeout) and tries again.
     CHECK(connections() - before >= 4);  // minus the command() connections of this check
     Result r;
-    redis.send(RedisBatch{}, record(r));
+    redis.send(RedisBatch{}, record_batch(r));
     REQUIRE(loop.until([&] { return r.calls == 1; }));
     CHECK(r.ec == net::error::not_connected);
   }
@@ -287,7 +247,7 @@ TEST_CASE("AsyncRedis: Redis stopped under a batch in flight, then restarted",
   blocking.add({"SET", "before", "1"});
   blocking.add({"BLPOP", "nothing", "10"});  // in flight until Redis goes
   Result r;
-  redis.send(blocking, record(r));
+  redis.send(blocking, record_batch(r));
   loop.run_for(100ms);  // written, Redis blocks on it
   CHECK(r.calls == 0);
   server.stop();
@@ -303,7 +263,7 @@ TEST_CASE("AsyncRedis: Redis stopped under a batch in flight, then restarted",
   RedisBatch ping;
   ping.add({"PING"});
   Result away;
-  redis.send(ping, record(away));
+  redis.send(ping, record_batch(away));
   CHECK(away.calls == 0);
   REQUIRE(loop.until([&] { return away.calls == 1; }));
   CHECK(away.ec == net::error::not_connected);
@@ -315,7 +275,7 @@ TEST_CASE("AsyncRedis: Redis stopped under a batch in flight, then restarted",
   RedisBatch after;
   after.add({"GET", "before"});
   Result back;
-  redis.send(after, record(back));
+  redis.send(after, record_batch(back));
   REQUIRE(loop.until([&] { return back.calls == 1; }));
   CHECK(!back.ec);
   REQUIRE(back.replies.size() == 1);
@@ -340,7 +300,7 @@ TEST_CASE("AsyncRedis: a Redis that never answers times the batch out",
   batch.add({"PING"});
   Result r;
   const auto sent = Clock::now();
-  redis.send(batch, record(r));
+  redis.send(batch, record_batch(r));
   REQUIRE(loop.until([&] { return r.calls == 1; }, 5s));
   CHECK(r.ec == net::error::timed_out);
   CHECK(r.at - sent >= options.io_timeout);
@@ -365,7 +325,7 @@ TEST_CASE("AsyncRedis: nothing listening yet: sends fail, start() keeps trying",
   RedisBatch batch;
   batch.add({"SET", "late", "yes"});
   Result early;
-  redis.send(batch, record(early));
+  redis.send(batch, record_batch(early));
   CHECK(early.calls == 0);  // posted, not inside send()
   REQUIRE(loop.until([&] { return early.calls == 1; }));
   CHECK(early.ec == net::error::not_connected);
@@ -377,7 +337,7 @@ TEST_CASE("AsyncRedis: nothing listening yet: sends fail, start() keeps trying",
   server.restart();
   REQUIRE(loop.until([&] { return redis.connected(); }, 5s));
   Result late;
-  redis.send(batch, record(late));
+  redis.send(batch, record_batch(late));
   REQUIRE(loop.until([&] { return late.calls == 1; }));
   CHECK(!late.ec);
   CHECK(text(server.command({"GET", "late"})) == "yes");
@@ -400,7 +360,7 @@ TEST_CASE("AsyncRedis: a reply cut off by the network fails the batch; the next 
   RedisBatch batch;
   batch.add({"INCR", "n"});
   Result cut;
-  redis.send(batch, record(cut));
+  redis.send(batch, record_batch(cut));
   REQUIRE(loop.until([&] { return cut.calls == 1; }));
   CHECK(cut.ec == net::error::connection_reset);
   CHECK(proxy.cuts() == 1);
@@ -408,7 +368,7 @@ TEST_CASE("AsyncRedis: a reply cut off by the network fails the batch; the next 
   REQUIRE(loop.until([&] { return changes.size() == 3; }));
   CHECK(changes == std::vector<bool>{true, false, true});
   Result again;
-  redis.send(batch, record(again));
+  redis.send(batch, record_batch(again));
   REQUIRE(loop.until([&] { return again.calls == 1; }));
   CHECK(!again.ec);
   REQUIRE(again.replies.size() == 1);
@@ -428,7 +388,7 @@ TEST_CASE("AsyncRedis: stop() and destruction with batches pending", "[integrati
     redis->start();
     REQUIRE(loop.until([&] { return redis->connected(); }));
     Result r;
-    redis->send(blocking, record(r));
+    redis->send(blocking, record_batch(r));
     loop.run_for(50ms);
     redis->stop();
     CHECK(!redis->connected());
@@ -441,7 +401,7 @@ TEST_CASE("AsyncRedis: stop() and destruction with batches pending", "[integrati
     RedisBatch ping;
     ping.add({"PING"});
     Result stopped;
-    redis->send(ping, record(stopped));
+    redis->send(ping, record_batch(stopped));
     REQUIRE(loop.until([&] { return stopped.calls == 1; }));
     CHECK(stopped.ec == net::error::not_connected);
     loop.run_for(300ms);  // no reconnect after stop()
@@ -451,7 +411,7 @@ TEST_CASE("AsyncRedis: stop() and destruction with batches pending", "[integrati
     redis->start();
     REQUIRE(loop.until([&] { return redis->connected(); }));
     Result pong;
-    redis->send(ping, record(pong));
+    redis->send(ping, record_batch(pong));
     REQUIRE(loop.until([&] { return pong.calls == 1; }));
     CHECK(!pong.ec);
 
@@ -468,8 +428,8 @@ TEST_CASE("AsyncRedis: stop() and destruction with batches pending", "[integrati
     redis->start();
     REQUIRE(loop.until([&] { return redis->connected(); }));
     Result first, second;
-    redis->send(blocking, record(first));
-    redis->send(blocking, record(second));
+    redis->send(blocking, record_batch(first));
+    redis->send(blocking, record_batch(second));
     loop.run_for(50ms);
     redis->on_connection([&](bool) { notified_after = true; });
     redis.reset();
@@ -495,7 +455,7 @@ TEST_CASE("AsyncRedis: stop() and destruction with batches pending", "[integrati
       redis->stop();
       redis.reset();
     });
-    redis->send(ping, record(second));
+    redis->send(ping, record_batch(second));
     REQUIRE(loop.until([&] { return calls == 1 && second.calls == 1; }));
     // Answered in the same read as the first (then completed as answered) or not yet (aborted).
     CHECK((!second.ec || second.ec == net::error::operation_aborted));

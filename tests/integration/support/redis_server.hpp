@@ -46,6 +46,20 @@ struct RedisReplyDeleter {
 };
 using RedisReply = std::unique_ptr<redisReply, RedisReplyDeleter>;
 
+// One command on a blocking connection; an error reply is returned, a lost connection thrown.
+inline RedisReply run_command(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  RedisReply r(static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
+  if (!r) throw std::runtime_error(std::string("redis command failed: ") + c->errstr);
+  return r;
+}
+
 // A loopback port nobody listens on right now (the kernel's pick for port 0).
 inline int free_loopback_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -139,16 +153,7 @@ class RedisServer {
 
  private:
   static RedisReply run(redisContext* c, const std::vector<std::string>& args) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    RedisReply r(static_cast<redisReply*>(
-        redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())));
-    if (!r) throw std::runtime_error(std::string("redis command failed: ") + c->errstr);
-    return r;
+    return run_command(c, args);
   }
 
   std::string log_tail() const {
