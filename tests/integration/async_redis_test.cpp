@@ -181,7 +181,7 @@ TEST_CASE("AsyncRedis: replies of a large batch stay valid until the batch compl
   for (int i = 1; i <= 20; ++i) CHECK(r.replies[i].str == big);
 }
 
-TEST_CASE("AsyncRedis: AUTH and SELECT; a wrong password never connects",
+TEST_CASE("AsyncRedis: AUTH and SELECT, a wrong password never connects",
           "[integration][async_redis]") {
   RedisServer server({"--requirepass", "s3cret"}, "s3cret");
   const std::string address = "127.0.0.1:" + std::to_string(server.port());
@@ -345,7 +345,7 @@ TEST_CASE("AsyncRedis: nothing listening yet: sends fail, start() keeps trying",
   CHECK(changes == std::vector<bool>{true});
 }
 
-TEST_CASE("AsyncRedis: a reply cut off by the network fails the batch; the next one works",
+TEST_CASE("AsyncRedis: a reply cut off by the network fails the batch, the next one works",
           "[integration][async_redis]") {
   RedisServer server;
   TcpCutProxy proxy(server.port());

@@ -199,7 +199,7 @@ void chat_step(Desk& d, int step) {
 }  // namespace
 
 TEST_CASE(
-    "storage: SIGKILL at a random moment loses no acked message; customers, agents and the "
+    "storage: SIGKILL at a random moment loses no acked message, customers, agents and the "
     "queue come back",
     "[integration][storage]") {
   std::mt19937 rng(std::random_device{}());
@@ -318,7 +318,7 @@ TEST_CASE(
 
 TEST_CASE(
     "storage: a greeting limit that passes while the gateway is down fires once after the "
-    "start; the warning before the crash is not sent again",
+    "start, the warning before the crash is not sent again",
     "[integration][storage]") {
   RedisServer redis(aof_args());
   GatewayProcess gw(kGreetingShop, storage_config(redis));

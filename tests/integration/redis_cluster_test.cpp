@@ -90,7 +90,7 @@ bool is_error(const Reply& r, std::string_view prefix) {
 
 }  // namespace
 
-TEST_CASE("AsyncRedisCluster: batches over three masters, in order; hash tags; CROSSSLOT",
+TEST_CASE("AsyncRedisCluster: batches over three masters, in order, hash tags, CROSSSLOT",
           "[integration][cluster]") {
   RedisCluster cluster;
   Loop loop;

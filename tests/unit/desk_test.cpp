@@ -557,7 +557,7 @@ TEST_CASE_METHOD(DeskFixture, "transfer to an agent: the note travels, the sende
   REQUIRE(summary(sent) == Strings{"c1 ack", "bob message"});
 }
 
-TEST_CASE_METHOD(DeskFixture, "a transfer may exceed the target's capacity; the sender pulls",
+TEST_CASE_METHOD(DeskFixture, "a transfer may exceed the target's capacity, the sender pulls",
                  "[desk]") {
   SessionId alice = agent("alice");
   auto c1 = customer("c1");  // alice
