@@ -81,17 +81,14 @@ void RedisDeskStore::heartbeat() {
 void RedisDeskStore::connection_changed(bool up) {
   desk_.set_accepting(up);
   if (!up) return;
-  if (!in_flight_.empty() && !in_flight_.front().sent)
-    send_all();
+  if (in_flight_ && !in_flight_->sent)
+    send();
   else
     flush();
 }
 
 void RedisDeskStore::flush() {
-  // Unsent writes wait for their resend; a full pipeline for a confirmation. What changes
-  // meanwhile stays in the desk and goes in the next write.
-  if (in_flight_.size() >= kMaxWritesInFlight || (!in_flight_.empty() && !in_flight_.back().sent))
-    return;
+  if (in_flight_) return;  // what changes meanwhile goes in the next write, when this one is done
   if (!desk_.has_changes()) {
     gate_.seal_without_write();
     return;
@@ -99,53 +96,36 @@ void RedisDeskStore::flush() {
   if (!redis_.connected()) return;  // kept in the desk until Redis is back
   next_.clear();
   desk_.take_changes(*this);
-  in_flight_.emplace_back();
-  Write& write = in_flight_.back();
-  write.token = gate_.seal();
-  std::swap(write.batch, next_);
-  next_.clear();
-  send(write);
+  in_flight_.emplace();
+  in_flight_->token = gate_.seal();
+  std::swap(in_flight_->batch, next_);
+  send();
 }
 
 void RedisDeskStore::retry_soon() {
   retry_timer_.expires_after(std::chrono::seconds(1));
   retry_timer_.async_wait([this](boost::system::error_code e) {
-    if (!e && !in_flight_.empty() && !in_flight_.front().sent && redis_.connected()) send_all();
+    if (!e && in_flight_ && !in_flight_->sent && redis_.connected()) send();
   });
 }
 
-void RedisDeskStore::send_all() {
-  for (Write& write : in_flight_) send(write);
-}
-
-void RedisDeskStore::send(Write& write) {
-  write.sent = true;
+void RedisDeskStore::send() {
+  in_flight_->sent = true;
   ++writes_;
-  redis_.send(write.batch,
-              [this, generation = generation_, token = write.token](
-                  const boost::system::error_code& ec, std::span<redisReply* const> replies) {
-                completed(generation, token, ec, replies);
+  redis_.send(in_flight_->batch,
+              [this](const boost::system::error_code& ec, std::span<redisReply* const> replies) {
+                completed(ec, replies);
               });
 }
 
-void RedisDeskStore::failed(bool soon) {
-  // Redis may have run the writes after this one: they are sent again after it, so the newest
-  // state is the last one written. Answers to what was sent before are ignored from now on.
-  ++generation_;
-  for (Write& write : in_flight_) write.sent = false;
-  if (soon) retry_soon();
-}
-
-void RedisDeskStore::completed(std::uint64_t generation, std::uint64_t token,
-                               const boost::system::error_code& ec,
+void RedisDeskStore::completed(const boost::system::error_code& ec,
                                std::span<redisReply* const> replies) {
-  if (stopped_ || generation != generation_ || in_flight_.empty() ||
-      in_flight_.front().token != token)
-    return;
+  if (!in_flight_ || stopped_) return;
+  in_flight_->sent = false;
   if (ec) {
-    // The connection went; connection_changed(true) sends everything again. Unless it never went
-    // down for AsyncRedis (a send raced its loss), then again shortly.
-    failed(redis_.connected());
+    // The connection went; connection_changed(true) sends it again. Unless it never went down
+    // for AsyncRedis (a send raced its loss), then again shortly.
+    if (redis_.connected()) retry_soon();
     return;
   }
   for (const redisReply* r : replies) {
@@ -155,13 +135,12 @@ void RedisDeskStore::completed(std::uint64_t generation, std::uint64_t token,
     // Not stored (e.g. Redis out of memory): nothing of this write is acked; try again shortly.
     std::cerr << "chatdesk-gateway: redis refused a desk write (" << e.substr(0, 120)
               << "); retrying in 1 s\n";
-    failed(true);
+    retry_soon();
     return;
   }
-  // Keep the buffer's capacity for the next write.
-  if (next_.empty()) std::swap(in_flight_.front().batch, next_);
-  next_.clear();
-  in_flight_.pop_front();
+  const std::uint64_t token = in_flight_->token;
+  std::swap(in_flight_->batch, next_);  // keep the buffer's capacity for the next write
+  in_flight_.reset();
   gate_.stored(token);
   flush();
 }

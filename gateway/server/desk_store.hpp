@@ -1,12 +1,9 @@
 #pragma once
 // The desk's durable store in Redis (docs/storage.md). After each loop turn it takes what the desk
 // changed and writes it in one pipelined round trip; the output the desk made meanwhile (held in
-// the OutputGate) goes out only when Redis has confirmed that write. Up to kMaxWritesInFlight
-// writes are in flight at once, on one connection, so Redis runs them in order; once that many
-// are unanswered, changes wait in the desk, coalesced per conversation, and go in the next write
-// (group commit), so a busy loop makes fewer, larger writes. When a write fails, it and every
-// write after it are sent again, in order, so a later write never stays overwritten by an earlier
-// one. Every command is idempotent (state
+// the OutputGate) goes out only when Redis has confirmed that write. One write is in flight at a
+// time: changes made meanwhile wait in the desk, coalesced per conversation, and go in the next
+// (group commit), so a busy loop makes fewer, larger writes. Every command is idempotent (state
 // hashes written whole, messages under explicit stream ids, the record guarded by a flag in its
 // conversation's hash), so a write whose outcome is unknown is simply sent again after a
 // reconnect. While Redis is away the desk refuses new messages (`unavailable`).
@@ -15,7 +12,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,9 +39,7 @@ class RedisDeskStore final : private DeskChangeSink {
 
   bool available() const { return redis_.connected(); }
   // Nothing waits to be written (for a clean stop).
-  bool idle() const { return in_flight_.empty() && !desk_.has_changes() && gate_.held() == 0; }
-  // Writes sent and not answered at once, at most (docs/storage.md: what it does to latency).
-  static constexpr std::size_t kMaxWritesInFlight = 4;
+  bool idle() const { return !in_flight_ && !desk_.has_changes() && gate_.held() == 0; }
   std::uint64_t writes() const { return writes_; }
 
  private:
@@ -64,13 +58,8 @@ class RedisDeskStore final : private DeskChangeSink {
 
   void add_state(const StoredConversation& state);
   void add_messages(const StoredConversation& state, std::span<const ChatMessage* const> messages);
-  void send(Write& write);
-  void send_all();
-  void completed(std::uint64_t generation, std::uint64_t token, const boost::system::error_code& ec,
-                 std::span<redisReply* const> replies);
-  // A write failed: it and all after it are sent again, in order (from connection_changed when
-  // the connection went, else after a second).
-  void failed(bool retry_soon);
+  void send();
+  void completed(const boost::system::error_code& ec, std::span<redisReply* const> replies);
   void retry_soon();
   void heartbeat();
 
@@ -83,9 +72,8 @@ class RedisDeskStore final : private DeskChangeSink {
   boost::asio::steady_timer retry_timer_;
   boost::asio::steady_timer heartbeat_timer_;
   RedisBatch heartbeat_batch_;
-  std::deque<Write> in_flight_;   // oldest first: answered in this order
-  std::uint64_t generation_ = 0;  // bumped at each failure: older sends' answers are ignored
-  RedisBatch next_;               // being filled by take_changes()
+  std::optional<Write> in_flight_;
+  RedisBatch next_;  // being filled by take_changes()
   std::uint64_t writes_ = 0;
   bool stopped_ = false;
   // Buffers reused for every command (no allocation per message once warm).
