@@ -60,9 +60,15 @@ void AsyncWsClient::cut() {
   beast::get_lowest_layer(impl_->ws).socket().close(ignored);
 }
 
-bool AsyncWsClient::open() const { return impl_->open && !impl_->failed; }
-bool AsyncWsClient::failed() const { return impl_->failed; }
-unsigned AsyncWsClient::close_code() const { return impl_->close_code; }
+bool AsyncWsClient::open() const {
+  return impl_->open && !impl_->failed;
+}
+bool AsyncWsClient::failed() const {
+  return impl_->failed;
+}
+unsigned AsyncWsClient::close_code() const {
+  return impl_->close_code;
+}
 
 void AsyncWsClient::fail() {
   impl_->failed = true;

@@ -41,7 +41,9 @@ WsClient::WsClient(int port, const std::string& target, const std::string& origi
 
 WsClient::~WsClient() = default;
 
-unsigned WsClient::handshake_status() const { return impl_->response.result_int(); }
+unsigned WsClient::handshake_status() const {
+  return impl_->response.result_int();
+}
 
 void WsClient::close(std::chrono::milliseconds timeout) {
   if (impl_->closed) return;
@@ -56,7 +58,9 @@ void WsClient::close(std::chrono::milliseconds timeout) {
   impl_->closed = true;
 }
 
-void WsClient::send(const boost::json::object& frame) { send_raw(boost::json::serialize(frame)); }
+void WsClient::send(const boost::json::object& frame) {
+  send_raw(boost::json::serialize(frame));
+}
 
 void WsClient::send_raw(const std::string& text) {
   impl_->ws.text(true);
@@ -132,8 +136,14 @@ bool WsClient::silent(std::chrono::milliseconds quiet, std::vector<std::string> 
   }
 }
 
-bool WsClient::closed() const { return impl_->closed; }
-unsigned WsClient::close_code() const { return impl_->close_code; }
-const std::vector<boost::json::object>& WsClient::skipped() const { return impl_->skipped; }
+bool WsClient::closed() const {
+  return impl_->closed;
+}
+unsigned WsClient::close_code() const {
+  return impl_->close_code;
+}
+const std::vector<boost::json::object>& WsClient::skipped() const {
+  return impl_->skipped;
+}
 
 }  // namespace chatdesk::test
