@@ -35,20 +35,26 @@ AsyncRedisOptions reader_options() {
   return o;
 }
 
-// One node: a connection for sending (shared with the store in the gateway), one for its inbox.
+// One node: a connection for sending (shared with the store in the gateway), one for its inbox;
+// the sending one may go through another port (a proxy).
 struct Node {
-  Node(Loop& loop, int port, NodeId id)
-      : sender(loop.ioc, endpoint(port), reader_options()),
-        reader(loop.ioc, endpoint(port), reader_options()),
+  Node(Loop& loop, int port, NodeId id) : Node(loop, port, port, id) {}
+  Node(Loop& loop, int send_port, int read_port, NodeId id)
+      : sender(loop.ioc, endpoint(send_port), reader_options()),
+        reader(loop.ioc, endpoint(read_port), reader_options()),
         inbox(loop.ioc, sender, reader, id, 200ms) {
     sender.start();
     reader.start();
-    inbox.start({[this](BusBatchReader& batch) {
-                   BusMessage m;
-                   while (batch.next(m)) frames.emplace_back(m.text[0]);
-                   froms.push_back(batch.header().from);
-                 },
-                 [this](NodeId from) { gaps.push_back(from); }});
+    inbox.start(handlers());
+  }
+  // Records every frame received, its sender and the gaps.
+  NodeInbox::Handlers handlers() {
+    return {[this](BusBatchReader& batch) {
+              BusMessage m;
+              while (batch.next(m)) frames.emplace_back(m.text[0]);
+              froms.push_back(batch.header().from);
+            },
+            [this](NodeId from) { gaps.push_back(from); }};
   }
   static chatdesk::monitor::RedisEndpoint endpoint(int port) {
     return *chatdesk::monitor::parse_redis_url("redis://127.0.0.1:" + std::to_string(port));
@@ -116,13 +122,9 @@ TEST_CASE("node inbox: a flush whose answer was lost is sent again and not hande
   Loop loop;
   Node b(loop, redis.port(), 2);
   // a sends through a proxy that swallows an answer: the XADD ran, a never hears of it.
-  AsyncRedis sender(loop.ioc, Node::endpoint(proxy.port()), reader_options());
-  AsyncRedis reader(loop.ioc, Node::endpoint(redis.port()), reader_options());
-  NodeInbox a(loop.ioc, sender, reader, 1, 200ms);
-  sender.start();
-  reader.start();
-  a.start({});
-  REQUIRE(loop.until([&] { return sender.connected() && b.reader.connected(); }));
+  Node node_a(loop, proxy.port(), redis.port(), 1);
+  NodeInbox& a = node_a.inbox;
+  REQUIRE(loop.until([&] { return node_a.sender.connected() && b.reader.connected(); }));
   a.batch_for(2).send(global_session(2, 1), "first");
   a.flush();
   REQUIRE(loop.until([&] { return b.frames.size() == 1; }));
@@ -143,13 +145,9 @@ TEST_CASE("node inbox: batches lost with their stream are reported as a gap", "[
   RedisServer redis;  // no persistence: a restart loses what the stream held
   Loop loop;
   Node b(loop, redis.port(), 2);
-  AsyncRedis sender(loop.ioc, Node::endpoint(redis.port()), reader_options());
-  AsyncRedis reader(loop.ioc, Node::endpoint(redis.port()), reader_options());
-  NodeInbox a(loop.ioc, sender, reader, 1, 200ms);
-  sender.start();
-  reader.start();
-  a.start({});
-  REQUIRE(loop.until([&] { return sender.connected() && b.reader.connected(); }));
+  Node node_a(loop, redis.port(), 1);
+  NodeInbox& a = node_a.inbox;
+  REQUIRE(loop.until([&] { return node_a.sender.connected() && b.reader.connected(); }));
   a.batch_for(2).send(global_session(2, 1), "one");
   a.flush();
   REQUIRE(loop.until([&] { return b.frames.size() == 1; }));
@@ -158,11 +156,7 @@ TEST_CASE("node inbox: batches lost with their stream are reported as a gap", "[
   a.flush();
   REQUIRE(loop.until([&] { return a.idle(); }));
   redis.command({"DEL", node_inbox_key(2)});
-  b.inbox.start({[&](BusBatchReader& batch) {
-                   BusMessage m;
-                   while (batch.next(m)) b.frames.emplace_back(m.text[0]);
-                 },
-                 [&](NodeId from) { b.gaps.push_back(from); }});
+  b.inbox.start(b.handlers());
   a.batch_for(2).send(global_session(2, 1), "three");
   a.flush();
   REQUIRE(loop.until([&] { return b.frames.size() == 2; }));
