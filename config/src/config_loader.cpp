@@ -105,6 +105,21 @@ StorageConfig read_storage(const Field& field) {
   return c;
 }
 
+// Below 1 s a lease would be renewed every 200 ms or faster, and the margin a holder keeps before
+// its key expires (a tenth of the key's ttl) would be shorter than a loop stall.
+constexpr Duration kMinLeaseTtl{1'000};
+
+ScaleConfig read_scale(const Field& field) {
+  const Section s(field, {"enabled", "lease_ttl"});
+  ScaleConfig c;
+  read_optional(s, "enabled", c.enabled, yaml::as_bool);
+  if (auto ttl = s.get("lease_ttl")) {
+    c.lease_ttl = positive_duration(*ttl);
+    if (c.lease_ttl < kMinLeaseTtl) fail(ttl->at, "must be at least 1s");
+  }
+  return c;
+}
+
 // An environment variable name as a POSIX shell can set it, so that `export NAME=...` works.
 bool is_env_name(std::string_view name) {
   const auto letter = [](char ch) {
@@ -315,7 +330,7 @@ DiagnosticsConfig read_diagnostics(const Field& field) {
 }
 
 Config read_config(const Field& root) {
-  const Section s(root, {"listen", "web_root", "redis", "storage", "auth", "limits",
+  const Section s(root, {"listen", "web_root", "redis", "storage", "scale", "auth", "limits",
                          "allowed_origins", "diagnostics", "shops"});
   Config c;
   if (auto listen = s.get("listen")) c.listen = read_listen(*listen);
@@ -327,6 +342,12 @@ Config read_config(const Field& root) {
       fail(storage->at, "storage.enabled needs redis.enabled (the store is in Redis)");
   } else if (!c.redis.enabled) {
     c.storage.enabled = false;  // without Redis the desk is in memory, as before the store
+  }
+  if (auto scale = s.get("scale")) {
+    c.scale = read_scale(*scale);
+    if (c.scale.enabled && !c.storage.enabled)
+      fail(scale->at,
+           "scale.enabled needs storage.enabled (shops move between nodes through the store)");
   }
   if (auto auth = s.get("auth")) c.auth = read_auth(*auth);
   if (auto limits = s.get("limits")) c.limits = read_limits(*limits);

@@ -654,24 +654,48 @@ struct Desk::Impl {
     mark_roster(*shop);
   }
 
-  void agent_disconnected(SessionId session) {
+  // Forgets an agent's session; the agent it was the live connection of, or null (not an agent
+  // session, or one replaced already).
+  Agent* end_agent_session(SessionId session, Shop*& shop) {
     auto it = sessions.find(session);
-    if (it == sessions.end()) return;
-    Shop& shop = *it->second.shop;
-    std::string id = std::move(it->second.id);
+    if (it == sessions.end()) return nullptr;
+    shop = it->second.shop;
+    const std::string id = std::move(it->second.id);
     sessions.erase(it);
-    Agent* agent = find_agent(shop, id);
-    if (!agent || agent->session != session) return;
+    Agent* agent = find_agent(*shop, id);
+    return agent && agent->session == session ? agent : nullptr;
+  }
+
+  void agent_disconnected(SessionId session) {
+    Shop* shop = nullptr;
+    Agent* agent = end_agent_session(session, shop);
+    if (!agent) return;
+    const std::string id = agent->id;
     TimePoint now = clock.now();
-    engine.agent_status(shop.config->id, agent->id, monitor::AgentState::offline,
-                        agent->open.size(), now);
+    engine.agent_status(shop->config->id, id, monitor::AgentState::offline, agent->open.size(),
+                        now);
     agent->session = 0;  // nothing more can be sent to it
     requeue_all(*agent, now, {});
-    if (agent->grace_until) agent_graces.erase({*agent->grace_until, &shop, id});
-    shop.agents.erase(id);
-    agent_changed(shop, id);
-    mark_roster(shop);
-    dispatch(shop, now);
+    if (agent->grace_until) agent_graces.erase({*agent->grace_until, shop, id});
+    shop->agents.erase(id);
+    agent_changed(*shop, id);
+    mark_roster(*shop);
+    dispatch(*shop, now);
+  }
+
+  // As agent_disconnected, but the agent did not leave: the gateway node holding its connection
+  // died. Its conversations wait storage.agent_grace for it, as after a restart.
+  void agent_connection_lost(SessionId session) {
+    Shop* shop = nullptr;
+    Agent* agent = end_agent_session(session, shop);
+    if (!agent) return;
+    // The engine is not told: as for an owner restored after a restart, the agent is still at
+    // its desk as far as the rules go, and its grace decides.
+    agent->session = 0;
+    if (agent->grace_until) agent_graces.erase({*agent->grace_until, shop, agent->id});
+    agent->grace_until = clock.now() + config.storage.agent_grace;
+    agent_graces.emplace(*agent->grace_until, shop, agent->id);
+    mark_roster(*shop);
   }
 
   struct AgentContext {
@@ -1057,6 +1081,10 @@ void Desk::agent_frame(SessionId s, std::string_view frame) {
 }
 void Desk::agent_disconnected(SessionId s) {
   impl_->agent_disconnected(s);
+  impl_->after_event();
+}
+void Desk::agent_connection_lost(SessionId s) {
+  impl_->agent_connection_lost(s);
   impl_->after_event();
 }
 void Desk::attach_store() {

@@ -35,6 +35,7 @@ int texts_of(std::uint8_t kind) {
       return 2;
     case BusEntry::frame:
     case BusEntry::send:
+    case BusEntry::lead_connected:
       return 1;
     case BusEntry::disconnected:
     case BusEntry::close:
@@ -74,6 +75,9 @@ void BusBatchWriter::agent_connected(SessionId session, std::string_view shop,
                                      std::string_view agent) {
   entry(BusEntry::agent_connected, session, 0, {shop, agent});
 }
+void BusBatchWriter::lead_connected(SessionId session, std::string_view shop) {
+  entry(BusEntry::lead_connected, session, 0, {shop});
+}
 void BusBatchWriter::frame(SessionId session, std::string_view text) {
   entry(BusEntry::frame, session, 0, {text});
 }
@@ -106,7 +110,7 @@ std::optional<std::string> BusBatchReader::open(std::string_view bytes) {
     if (get<std::uint64_t>(bytes, at + 1) == 0) return "session 0" + where;
     const auto code = get<std::uint8_t>(bytes, at + 9);
     if (code > (kind == static_cast<std::uint8_t>(BusEntry::close)
-                    ? static_cast<std::uint8_t>(CloseReason::too_slow)
+                    ? static_cast<std::uint8_t>(CloseReason::moved)
                     : 0))
       return "bad code " + std::to_string(code) + where;
     const auto texts = get<std::uint8_t>(bytes, at + 10);

@@ -1,5 +1,6 @@
 #include "chatdesk/gateway/output_gate.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace chatdesk::gateway {
@@ -32,6 +33,16 @@ void OutputGate::violation(const monitor::Violation& v) {
   op.kind = Op::Kind::violation;
   op.violation = v;
   ++unsealed_;
+}
+
+void OutputGate::drop_unsealed(std::string_view shop, std::span<const SessionId> sessions) {
+  const auto first = ops_.end() - static_cast<std::ptrdiff_t>(unsealed_);
+  const auto kept = std::remove_if(first, ops_.end(), [&](const Op& op) {
+    if (op.kind == Op::Kind::violation) return op.violation->shop == shop;
+    return std::find(sessions.begin(), sessions.end(), op.session) != sessions.end();
+  });
+  unsealed_ -= static_cast<std::size_t>(ops_.end() - kept);
+  ops_.erase(kept, ops_.end());
 }
 
 void OutputGate::seal_as(std::uint64_t token) {

@@ -96,6 +96,14 @@ Context connect(const monitor::RedisEndpoint& e, std::chrono::steady_clock::time
 bool load_desk(const config::Config& config, const monitor::RedisEndpoint& endpoint,
                std::chrono::steady_clock::time_point deadline, RecoveredDesk& out,
                RecoveryStats& stats, std::string& error) {
+  std::vector<std::string> all;
+  for (const auto& shop : config.shops) all.push_back(shop.id);
+  return load_shops(config, endpoint, deadline, all, out, stats, error);
+}
+
+bool load_shops(const config::Config& config, const monitor::RedisEndpoint& endpoint,
+                std::chrono::steady_clock::time_point deadline, std::span<const std::string> shops,
+                RecoveredDesk& out, RecoveryStats& stats, std::string& error) {
   const auto started = std::chrono::steady_clock::now();
   Context c = connect(endpoint, deadline, error);
   if (!c) return false;
@@ -109,6 +117,7 @@ bool load_desk(const config::Config& config, const monitor::RedisEndpoint& endpo
   }
   const std::string history = std::to_string(config.limits.history_limit);
   for (const auto& shop : config.shops) {
+    if (std::find(shops.begin(), shops.end(), shop.id) == shops.end()) continue;
     Reply agents = command(c.get(), {"HGETALL", store::agents_key(shop.id)}, error);
     if (!agents) return false;
     for (const auto& [id, state] : pairs(agents.get()))

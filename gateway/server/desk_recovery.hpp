@@ -5,6 +5,7 @@
 // once, before the event loop. Not thread-safe; call from one thread.
 
 #include <chrono>
+#include <span>
 #include <string>
 
 #include "chatdesk/config/config.hpp"
@@ -26,5 +27,11 @@ struct RecoveryStats {
 bool load_desk(const config::Config& config, const monitor::RedisEndpoint& endpoint,
                std::chrono::steady_clock::time_point deadline, RecoveredDesk& out,
                RecoveryStats& stats, std::string& error);
+
+// The same for some shops only: what a node that took those shops over from another loads
+// (docs/scaling.md). Shops not in the config are ignored.
+bool load_shops(const config::Config& config, const monitor::RedisEndpoint& endpoint,
+                std::chrono::steady_clock::time_point deadline, std::span<const std::string> shops,
+                RecoveredDesk& out, RecoveryStats& stats, std::string& error);
 
 }  // namespace chatdesk::gateway

@@ -103,17 +103,25 @@ Gateway::State::State(net::io_context& io, const config::Config& cfg, const Cloc
 void Gateway::State::start_store() {
   auto endpoint = monitor::parse_redis_url(config.redis.url);
   if (!endpoint) throw std::runtime_error("redis: bad url");
+  endpoint_ = *endpoint;
   desk.attach_store();
   desk.set_accepting(false);  // until the desk is loaded and Redis answers
   redis = std::make_unique<AsyncRedis>(ioc, *endpoint);
   store = std::make_unique<RedisDeskStore>(ioc, config, clock, *redis, desk, *gate);
   redis->on_connection([this, endpoint = *endpoint](bool up) {
-    if (up && !loaded_) load_desk_now(endpoint);
+    // Several nodes: nothing is loaded at start; each shop is, when its lease is gained.
+    if (up && !loaded_) {
+      if (lease_keeper)
+        loaded_ = true;
+      else
+        load_desk_now(endpoint);
+    }
     std::cerr << (up ? "chatdesk-gateway: storage: redis connected\n"
                      : "chatdesk-gateway: storage: redis unreachable; refusing new messages\n");
     if (loaded_) store->connection_changed(up);
     after_event();
   });
+  if (config.scale.enabled) start_scale(*endpoint);
   redis->start();
   store->start();
 }
@@ -155,6 +163,10 @@ Gateway::State::~State() {
 }
 
 void Gateway::State::send(SessionId session, const Frame& frame) {
+  if (nodes && !nodes->is_local(session)) {
+    inbox->batch_for(node_of(session)).send(session, *frame);
+    return schedule_bus_flush();
+  }
   if (auto it = sessions_.find(session); it != sessions_.end()) it->second->send(frame);
 }
 
@@ -163,7 +175,18 @@ void Gateway::State::protocol_error(ErrorCode code) {
 }
 
 void Gateway::State::close(SessionId session, CloseReason reason) {
+  if (nodes && !nodes->is_local(session)) {
+    // The desk forgot the session first (DeskOutput::close): so does this node.
+    nodes->forget_served(session);
+    inbox->batch_for(node_of(session)).close(session, reason);
+    return schedule_bus_flush();
+  }
   if (auto it = sessions_.find(session); it != sessions_.end()) it->second->close(reason);
+}
+
+SessionId Gateway::State::new_session_id() {
+  const SessionId local = next_session_++;
+  return nodes ? global_session(nodes->self(), local) : local;
 }
 
 namespace {
@@ -184,11 +207,12 @@ monitor::ConnectionKind connection_kind(PeerKind kind) {
 }  // namespace
 
 SessionId Gateway::State::session_opened(WebSocketSession* session, const Peer& peer) {
-  SessionId id = next_session_++;
+  const SessionId id = new_session_id();
   sessions_.emplace(id, session);
   // Echo sessions are kept in sessions_ only so that stop() closes them too.
   if (peer.kind == PeerKind::echo) return id;
   metrics.connections(connection_kind(peer.kind)).Increment();
+  if (lease_keeper && route_opened(id, peer)) return id;
   switch (peer.kind) {
     case PeerKind::customer:
       desk.customer_connected(id, peer.shop, peer.id, peer.resume);
@@ -207,6 +231,7 @@ SessionId Gateway::State::session_opened(WebSocketSession* session, const Peer& 
 }
 
 void Gateway::State::session_frame(SessionId id, PeerKind kind, std::string_view frame) {
+  if (lease_keeper && kind != PeerKind::echo && route_frame(id, frame)) return;
   switch (kind) {
     case PeerKind::customer:
       desk.customer_frame(id, frame);
@@ -227,6 +252,8 @@ void Gateway::State::session_closed(SessionId id, PeerKind kind) {
   sessions_.erase(id);
   if (kind == PeerKind::echo) return;
   metrics.connections(connection_kind(kind)).Decrement();
+  // Forwarded sessions tell their home even while stopping: it starts their grace at once.
+  if (lease_keeper && route_closed(id)) return;
   if (stopping) return;
   switch (kind) {
     case PeerKind::customer:
@@ -316,6 +343,19 @@ void Gateway::State::release_connection(const boost::asio::ip::address& address)
   if (--it->second == 0) connections_per_ip_.erase(it);
 }
 
+bool Gateway::State::drained() {
+  if (!stopping || !sessions_.empty() || !store_idle()) return false;
+  if (inbox && !inbox->idle()) return false;
+  if (!lease_keeper) return true;
+  // Only now are the leases given back: a successor loads each shop from a store holding
+  // everything this node wrote for it.
+  if (!releasing_) {
+    releasing_ = true;
+    lease_keeper->stop([this] { leases_released_ = true; });
+  }
+  return leases_released_;
+}
+
 void Gateway::State::stop() {
   if (stopping) return;
   stopping = true;
@@ -349,7 +389,7 @@ unsigned short Gateway::port() const {
 }
 
 bool Gateway::drained() const {
-  return state_->stopping && state_->open_sessions() == 0 && state_->store_idle();
+  return state_->drained();
 }
 
 }  // namespace chatdesk::gateway

@@ -1,7 +1,10 @@
 #pragma once
 // The gateway's shared state (Beast chat-multi's shared_state): the desk, the SLA engine with its
 // adapters, the live WebSocket sessions and the one deadline timer. Sessions hold it by
-// shared_ptr. Not thread-safe: everything runs on the gateway's one io_context thread.
+// shared_ptr. With config.scale this gateway is one node of several (docs/scaling.md; the
+// multi-node part is in gateway_scale.cpp): its desk serves the shops whose lease it holds, and
+// the sessions of other shops are forwarded to their home node through NodeInbox. Not
+// thread-safe: everything runs on the gateway's one io_context thread.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -10,18 +13,22 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "async_redis.hpp"
 #include "chatdesk/config/config.hpp"
 #include "chatdesk/gateway/desk.hpp"
 #include "chatdesk/gateway/gateway.hpp"
 #include "chatdesk/gateway/lead_feed.hpp"
+#include "chatdesk/gateway/node_sessions.hpp"
 #include "chatdesk/gateway/output_gate.hpp"
 #include "chatdesk/monitor/desk_metrics.hpp"
 #include "chatdesk/monitor/prometheus_sla_sink.hpp"
 #include "chatdesk/monitor/sla_engine.hpp"
 #include "chatdesk/monitor/violation_writer.hpp"
 #include "desk_store.hpp"
+#include "lease_keeper.hpp"
+#include "node_inbox.hpp"
 
 namespace chatdesk::gateway {
 
@@ -95,7 +102,12 @@ struct Gateway::State final : DeskOutput {
   std::size_t open_sessions() const { return sessions_.size(); }
   // Whether the desk can store now (always, without storage).
   bool store_available() const { return !store || (loaded_ && store->available()); }
-  bool desk_loaded() const { return !store || loaded_; }
+  bool desk_loaded() const { return (!store || loaded_) && (!lease_keeper || nodes); }
+  // Whether a connection of `shop` can be served now: always on one node; with several, once the
+  // shop has a home node (and, when that is this node, once the shop is loaded).
+  bool shop_reachable(std::string_view shop) const;
+  // Stopped, every connection closed, nothing left to write or send, leases given back.
+  bool drained();
   // Nothing is waiting to be written to the store.
   bool store_idle() const { return !store || store->idle(); }
 
@@ -122,6 +134,12 @@ struct Gateway::State final : DeskOutput {
   LeadFeed leads;
   std::unique_ptr<AsyncRedis> redis;
   std::unique_ptr<RedisDeskStore> store;
+  // Several nodes (config.scale): the leases, the inbox on its own connection (its XREAD
+  // blocks), and where each session's events go; `nodes` once this node has its id.
+  std::unique_ptr<AsyncRedis> inbox_redis;
+  std::unique_ptr<LeaseKeeper> lease_keeper;
+  std::unique_ptr<NodeInbox> inbox;
+  std::optional<NodeSessions> nodes;
   bool stopping = false;
 
  private:
@@ -133,6 +151,34 @@ struct Gateway::State final : DeskOutput {
   void schedule_flush();
   void arm_timer();
   bool flush_posted_ = false;
+  SessionId new_session_id();
+
+  // gateway_scale.cpp
+  void start_scale(const monitor::RedisEndpoint& endpoint);
+  void node_registered(NodeId node);
+  void shops_changed(std::span<const std::string> lost, std::span<const std::string> gained);
+  void load_shops_now();
+  void after_check();
+  void on_batch(BusBatchReader& batch);
+  void on_gap(NodeId from);
+  // Forwards a new session of another node's shop (true), or refuses one whose shop has no home
+  // now (true, closed); false when this node serves it.
+  bool route_opened(SessionId id, const Peer& peer);
+  bool route_frame(SessionId id, std::string_view frame);
+  bool route_closed(SessionId id);
+  // Events of sessions on another node's sockets, served by this node's desk.
+  void remote_event(const BusMessage& m);
+  void disconnect_served(SessionId id, SessionKind kind);
+  // The session's edge died or its batches were lost: agents keep their conversations a while.
+  void lost_served(SessionId id, SessionKind kind);
+  void close_taken(const NodeSessions::Taken& taken);
+  void schedule_bus_flush();
+  monitor::RedisEndpoint endpoint_;
+  std::unordered_set<std::string> ready_shops_;  // held and loaded
+  std::vector<std::string> to_load_;             // held, not loaded yet (Redis failed)
+  bool bus_flush_posted_ = false;
+  bool leases_released_ = false;
+  bool releasing_ = false;
 
   boost::asio::steady_timer timer_;
   std::optional<TimePoint> armed_;

@@ -187,6 +187,13 @@ void HttpSession::open_websocket(Request&& req, Peer peer) {
     res.set(http::field::retry_after, "1");
     return respond(std::move(res));
   }
+  // Several nodes (docs/scaling.md): while the shop's desk moves between nodes it has none.
+  if (peer.kind != PeerKind::echo && !state_->shop_reachable(peer.shop)) {
+    auto res = text_response(req, http::status::service_unavailable,
+                             "the shop's desk is moving to another node; try again shortly\n");
+    res.set(http::field::retry_after, "1");
+    return respond(std::move(res));
+  }
   beast::error_code ec;
   const auto remote = stream_.socket().remote_endpoint(ec);
   if (ec) return;  // the peer is gone already

@@ -202,6 +202,7 @@ void LeaseKeeper::tick() {
             homes_[peeked[p]] = holder_of(replies[1 + handed_.size() + claims_.size() + p]);
         }
         report(std::move(gained));
+        if (checked_) checked_();
         const auto next = leases_->next_check();
         const auto steady_now = std::chrono::steady_clock::now();
         auto wait = timing_.check_every - std::chrono::duration_cast<Duration>(steady_now - now);
@@ -216,8 +217,11 @@ void LeaseKeeper::report(std::vector<std::string> gained) {
   if ((!lost.empty() || !gained.empty()) && changed_) changed_(lost, gained);
 }
 
-void LeaseKeeper::stop() {
-  if (!running_) return;
+void LeaseKeeper::stop(std::function<void()> done) {
+  if (!running_) {
+    if (done) done();
+    return;
+  }
   std::vector<std::string> held;
   if (leases_) {
     const auto now = std::chrono::steady_clock::now();
@@ -228,7 +232,12 @@ void LeaseKeeper::stop() {
     for (const auto& shop : held) batch_.add({"EVAL", kReleaseScript, "1", lease_key(shop), node});
     batch_.add({"ZREM", kNodes, node});
     // Best effort: a node that cannot reach Redis leaves its leases to expire.
-    redis_.send(batch_, [](const boost::system::error_code&, std::span<redisReply* const>) {});
+    redis_.send(batch_, [alive = alive_, done](const boost::system::error_code&,
+                                               std::span<redisReply* const>) {
+      if (*alive && done) done();
+    });
+  } else if (done) {
+    done();
   }
   abandon();
   if (!held.empty() && changed_) changed_(held, {});

@@ -39,10 +39,13 @@ class LeaseKeeper {
   // Takes a node id as soon as Redis answers (retrying every check period), calls `registered`
   // once with it, then keeps the heartbeat and the leases until stop().
   void start(std::function<void(NodeId)> registered, Changed changed);
+  // Called after every check Redis answered or failed (after `changed`): homes and the live set
+  // may have moved.
+  void on_checked(std::function<void()> checked) { checked_ = std::move(checked); }
   // Gives up every lease held (a script deletes each one only if it is still this node's) and
   // leaves the live set, so that other nodes take the shops at their next check; then stops.
-  // Reports the shops held as lost.
-  void stop();
+  // Reports the shops held as lost. `done` (optional) runs once Redis answered or failed.
+  void stop(std::function<void()> done = {});
   // Stops without a word to Redis: what a killed node does (tests).
   void abandon();
 
@@ -70,6 +73,7 @@ class LeaseKeeper {
   std::vector<std::optional<NodeId>> homes_;  // per shop in shops_, from the GETs
   std::function<void(NodeId)> registered_;
   Changed changed_;
+  std::function<void()> checked_;
   bool running_ = false;
   bool in_flight_ = false;
   bool heard_live_ = false;

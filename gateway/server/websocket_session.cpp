@@ -177,6 +177,10 @@ void WebSocketSession::close(CloseReason reason) {
       return close_with(
           websocket::close_reason(websocket::close_code::policy_error, "send queue full"),
           CloseCause::slow_reader);
+    case CloseReason::moved:
+      return close_with(
+          websocket::close_reason(websocket::close_code::service_restart, "shop moved; reconnect"),
+          CloseCause::moved);
   }
 }
 

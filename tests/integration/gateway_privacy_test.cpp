@@ -46,8 +46,8 @@ std::string token_for(const std::string& sub, const std::string& shop,
                       chatdesk::gateway::TokenRole role, const std::string& secret = kSecret) {
   const auto now_s = chatdesk::to_epoch_ms(chatdesk::SystemClock().now()) / 1000;
   return chatdesk::gateway::mint_token(
-      secret, chatdesk::gateway::TokenClaims{.sub = sub, .shop = shop, .role = role,
-                                             .exp = now_s + 3600});
+      secret,
+      chatdesk::gateway::TokenClaims{.sub = sub, .shop = shop, .role = role, .exp = now_s + 3600});
 }
 
 // The upgrade is refused (401/403): WsClient throws; only the attempt matters here.
@@ -96,8 +96,8 @@ TEST_CASE("scrapes, logs and the violation stream hold no chat text, customer id
   const std::string forged = token_for("lena", "tea", chatdesk::gateway::TokenRole::agent,
                                        "another-secret-of-at-least-32-bytes-" + seed);
   const std::string other_shop = token_for("lena", "shoes", chatdesk::gateway::TokenRole::agent);
-  const std::vector<std::string> secrets{seed, customer_id, agent_token, lead_token, forged,
-                                         other_shop};
+  const std::vector<std::string> secrets{seed,       customer_id, agent_token,
+                                         lead_token, forged,      other_shop};
 
   // Refused sign-ins with each kind of bad token (401 and 403) land in the log and metrics only
   // as reasons.

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "support/chat_steps.hpp"
 #include "support/gateway_process.hpp"
 #include "support/redis_server.hpp"
 #include "support/ws_client.hpp"
@@ -25,6 +26,9 @@ namespace {
 using chatdesk::test::eventually;
 using chatdesk::test::GatewayProcess;
 using chatdesk::test::RedisServer;
+using chatdesk::test::send_acked;
+using chatdesk::test::str;
+using chatdesk::test::stream;
 using chatdesk::test::WsClient;
 using namespace std::chrono_literals;
 using Strings = std::vector<std::string>;
@@ -57,11 +61,6 @@ std::string storage_config(const RedisServer& redis) {
          "1000}}\n";
 }
 
-std::string str(const boost::json::object& o, const char* key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 // A message as a client saw it acked: its server id and text.
 struct Acked {
   std::string id;
@@ -79,42 +78,10 @@ struct Agent {
   std::string id;
 };
 
-// Sends a message and waits for its ack (reading past other frames). The ack's id or empty.
-std::string send_acked(WsClient& ws, boost::json::object frame, const std::string& client_id) {
-  frame["type"] = "message";
-  frame["client_msg_id"] = client_id;
-  ws.send(frame);
-  for (;;) {
-    auto f = ws.read(5s);
-    if (!f) return {};
-    if (str(*f, "type") == "ack" && str(*f, "client_msg_id") == client_id) return str(*f, "id");
-    if (str(*f, "type") == "error" && str(*f, "client_msg_id") == client_id) return {};
-  }
-}
-
 Strings history_ids(const boost::json::object& frame) {
   Strings ids;
   for (const auto& m : frame.at("history").as_array()) ids.push_back(str(m.as_object(), "id"));
   return ids;
-}
-
-std::map<std::string, std::string> fields_of(const redisReply* r) {
-  std::map<std::string, std::string> out;
-  for (std::size_t i = 0; i + 1 < r->elements; i += 2)
-    out[std::string(r->element[i]->str, r->element[i]->len)] =
-        std::string(r->element[i + 1]->str, r->element[i + 1]->len);
-  return out;
-}
-
-// Every entry of a stream, as field maps.
-std::vector<std::map<std::string, std::string>> stream(const RedisServer& redis,
-                                                       const std::string& key) {
-  std::vector<std::map<std::string, std::string>> out;
-  auto reply = redis.command({"XRANGE", key, "-", "+"});
-  if (reply->type != REDIS_REPLY_ARRAY) return out;
-  for (std::size_t i = 0; i < reply->elements; ++i)
-    out.push_back(fields_of(reply->element[i]->element[1]));
-  return out;
 }
 
 // The desk before the crash: 50 conversations in every state and the messages acked so far.

@@ -195,7 +195,7 @@ TEST_CASE("lease keeper: a node stopped cleanly hands its shops over at the next
   const auto had = a->held;
   REQUIRE_FALSE(had.empty());
   const int losses_before = a->losses;  // hand-overs while settling count too
-  a->keeper.stop();  // releases, and reports everything held as lost at once
+  a->keeper.stop();                     // releases, and reports everything held as lost at once
   CHECK(a->held.empty());
   CHECK(a->losses - losses_before == static_cast<int>(had.size()));
   const auto stopped = Clock::now();

@@ -894,3 +894,40 @@ shops:
 )"),
              Contains("storage.conversations_stream (line 1)"));
 }
+
+TEST_CASE("scale: off by default, every key, and its dependence on storage", "[config][scale]") {
+  const Config plain = parse(R"(
+shops:
+  - id: demo
+)");
+  CHECK_FALSE(plain.scale.enabled);
+  CHECK(plain.scale.lease_ttl == 5s);
+
+  const Config set = parse(R"(
+scale: {enabled: true, lease_ttl: 2s}
+shops:
+  - id: demo
+)");
+  CHECK(set.scale.enabled);
+  CHECK(set.scale.lease_ttl == 2s);
+
+  CHECK_THAT(error_of(R"(
+storage: {enabled: false}
+scale: {enabled: true}
+shops:
+  - id: demo
+)"),
+             Contains("scale (line 2)") && Contains("needs storage.enabled"));
+  CHECK_THAT(error_of(R"(
+scale: {lease_ttl: 999ms}
+shops:
+  - id: demo
+)"),
+             Contains("scale.lease_ttl (line 1)") && Contains("at least 1s"));
+  CHECK_THAT(error_of(R"(
+scale: {nodes: 3}
+shops:
+  - id: demo
+)"),
+             Contains("nodes"));
+}

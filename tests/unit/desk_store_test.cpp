@@ -505,4 +505,51 @@ TEST_CASE_METHOD(StoredDeskFixture,
   CHECK(waits[0].ts == t0 + 21s);
 }
 
+TEST_CASE_METHOD(StoredDeskFixture,
+                 "an agent whose node died keeps its conversations for storage.agent_grace, "
+                 "and gets them back on reconnecting anywhere",
+                 "[desk][storage][scale]") {
+  SessionId alice = agent("alice");
+  SessionId bob = agent("bob");
+  auto c1 = customer("c1");  // alice (both idle: the smaller id)
+  auto c2 = customer("c2");  // bob
+  say(c1, "你好");
+  out.take();
+  at(1s);
+  desk.agent_connection_lost(alice);
+  for (const auto& f : out.take()) {  // nothing requeued: at most the roster changes
+    INFO(f.raw);
+    CHECK(f.type() == "desk");
+  }
+  CHECK(stats("demo").queue_length == 0);
+  // A disconnect of the lost session later is ignored.
+  desk.agent_disconnected(alice);
+  CHECK(stats("demo").queue_length == 0);
+
+  SECTION("back within the grace, through another node: the conversation comes back") {
+    advance_to(1s + 60s - 1ms);
+    SessionId again = connect_agent("alice");
+    bool assigned = false;
+    for (const auto& f : out.take())
+      assigned = assigned || (f.session == again && f.type() == "assigned" &&
+                              f.str("conversation") == c1.conversation);
+    CHECK(assigned);
+    advance_to(200s);
+    CHECK(stats("demo").queue_length == 0);
+  }
+  SECTION("not back: at the end of the grace the conversation goes to the next agent") {
+    const auto to_bob = [&] {
+      for (const auto& f : out.take())
+        if (f.session == bob && f.type() == "assigned" && f.str("conversation") == c1.conversation)
+          return true;
+      return false;
+    };
+    advance_to(1s + 60s - 1ms);
+    CHECK_FALSE(to_bob());
+    advance_to(1s + 60s);
+    CHECK(to_bob());  // bob has room: 1 of 2 (c2)
+    (void)c2;
+  }
+}
+
 }  // namespace chatdesk::gateway::testing

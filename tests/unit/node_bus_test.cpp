@@ -35,7 +35,9 @@ TEST_CASE("node bus: every entry comes back as written, in order", "[scale]") {
   writer.disconnected(s2);
   writer.send(s9, "{\"type\":\"ack\"}");
   writer.close(s1, CloseReason::too_slow);
-  CHECK(writer.entries() == 8);
+  writer.lead_connected(s2, "demo");
+  writer.close(s2, CloseReason::moved);
+  CHECK(writer.entries() == 10);
 
   // The bytes outlive the writer's next batch only if copied: as Redis would carry them.
   const std::string bytes(writer.bytes());
@@ -44,7 +46,7 @@ TEST_CASE("node bus: every entry comes back as written, in order", "[scale]") {
   CHECK(reader.header().from == 3);
   CHECK(reader.header().seq == 41);
   const auto all = read_all(reader);
-  REQUIRE(all.size() == 8);
+  REQUIRE(all.size() == 10);
   CHECK(all[0].kind == BusEntry::customer_connected);
   CHECK(all[0].session == s1);
   CHECK(all[0].text[0] == "demo");
@@ -65,6 +67,9 @@ TEST_CASE("node bus: every entry comes back as written, in order", "[scale]") {
   CHECK(all[6].text[0] == "{\"type\":\"ack\"}");
   CHECK(all[7].kind == BusEntry::close);
   CHECK(static_cast<CloseReason>(all[7].code) == CloseReason::too_slow);
+  CHECK(all[8].kind == BusEntry::lead_connected);
+  CHECK(all[8].text[0] == "demo");
+  CHECK(static_cast<CloseReason>(all[9].code) == CloseReason::moved);
 
   SECTION("a writer reused starts clean") {
     writer.start(3, 42);
@@ -110,7 +115,7 @@ TEST_CASE("node bus: a damaged batch is refused whole", "[scale]") {
   CHECK(damaged(13, 0) == "unknown entry kind 0 in entry 0");
   CHECK(damaged(22, 1) == "bad code 1 in entry 0");  // a frame has no code
   CHECK(damaged(23, 2) == "wrong number of texts in entry 0");
-  CHECK(damaged(33 + 9, 4) == "bad code 4 in entry 1");  // no such close reason
+  CHECK(damaged(33 + 9, 5) == "bad code 5 in entry 1");  // no such close reason
   {
     std::string bytes = good;
     for (int i = 0; i < 8; ++i) bytes[14 + i] = 0;

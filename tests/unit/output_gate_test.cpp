@@ -83,3 +83,42 @@ TEST_CASE_METHOD(GateFixture, "protocol error counts are not held", "[storage][g
 }
 
 }  // namespace chatdesk::gateway::testing
+
+namespace chatdesk::gateway::testing {
+
+TEST_CASE_METHOD(GateFixture, "a shop given up drops its unsealed output, and only that",
+                 "[storage][gate][scale]") {
+  monitor::Violation sealed_v, dropped_v, other_v;
+  sealed_v.id = "c-1:greeting:1:warning";
+  sealed_v.shop = "demo";
+  dropped_v.id = "c-2:greeting:1:warning";
+  dropped_v.shop = "demo";
+  other_v.id = "c-9:greeting:1:warning";
+  other_v.shop = "other";
+  // Output of a write that was sent: it follows stored changes and still goes out.
+  gate.send(1, frame("sealed ack"));
+  gate.violation(sealed_v);
+  const auto sent = gate.seal();
+  // Output of changes the desk dropped with the shop: never goes out.
+  gate.send(1, frame("ack of a dropped change"));
+  gate.send(9, frame("other shop"));
+  gate.violation(dropped_v);
+  gate.close(2, CloseReason::normal);
+  gate.violation(other_v);
+  const std::vector<SessionId> sessions{1, 2};
+  gate.drop_unsealed("demo", sessions);
+  CHECK(gate.held() == 4);
+  gate.stored(sent);
+  CHECK(log.seen == Seen{"1:sealed ack", "v:c-1:greeting:1:warning"});
+  gate.stored(gate.seal());
+  CHECK(log.seen == Seen{"1:sealed ack", "v:c-1:greeting:1:warning", "9:other shop",
+                         "v:c-9:greeting:1:warning"});
+  CHECK(gate.held() == 0);
+
+  SECTION("nothing unsealed: nothing changes") {
+    gate.drop_unsealed("demo", sessions);
+    CHECK(gate.held() == 0);
+  }
+}
+
+}  // namespace chatdesk::gateway::testing

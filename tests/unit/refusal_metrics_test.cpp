@@ -37,9 +37,9 @@ TEST_CASE("every connection close reason is a counter from zero, with a fixed la
   monitor::DeskMetrics metrics(config);
   std::string text = monitor::serialize(metrics.registry());
   CHECK_THAT(text, Contains("# TYPE chatdesk_connections_closed_total counter\n"));
-  const char* reasons[] = {"client",      "dropped",  "handshake",  "idle",
-                           "too_big",     "bad_utf8", "protocol",   "rate_limited",
-                           "slow_reader", "replaced", "going_away", "server"};
+  const char* reasons[] = {"client",     "dropped",  "handshake",    "idle",        "too_big",
+                           "bad_utf8",   "protocol", "rate_limited", "slow_reader", "replaced",
+                           "going_away", "moved",    "server"};
   static_assert(std::size(reasons) == monitor::kCloseCauseCount);
   for (std::size_t i = 0; i < monitor::kCloseCauseCount; ++i) {
     INFO(reasons[i]);

@@ -14,7 +14,7 @@ static_assert(static_cast<int>(Severity::warning) == 0 && kSeverityCount == 2,
 static_assert(static_cast<int>(Outcome::served) == 0 && kOutcomeCount == 5,
               "Outcome changed: update kOutcomeCount and kOutcomes");
 static_assert(kConnectionKindCount == 3, "ConnectionKind changed: update the constructor");
-static_assert(kCloseCauseCount == 12, "CloseCause changed: update to_string(CloseCause)");
+static_assert(kCloseCauseCount == 13, "CloseCause changed: update to_string(CloseCause)");
 
 namespace {
 
@@ -77,6 +77,8 @@ std::string_view to_string(CloseCause cause) {
       return "replaced";
     case CloseCause::going_away:
       return "going_away";
+    case CloseCause::moved:
+      return "moved";
     case CloseCause::server:
       return "server";
   }
@@ -143,7 +145,7 @@ DeskMetrics::DeskMetrics(const config::Config& config,
                                 "chatdesk_connections_closed_total",
                                 "WebSocket connections that ended, by reason (client, dropped, "
                                 "handshake, idle, too_big, bad_utf8, protocol, rate_limited, "
-                                "slow_reader, replaced, going_away, server).")),
+                                "slow_reader, replaced, going_away, moved, server).")),
       http_errors_(build(prometheus::BuildCounter(), *registry_, "chatdesk_http_errors_total",
                          "HTTP requests answered with an error status (pages and refused "
                          "WebSocket upgrades), by status.")),

@@ -44,6 +44,15 @@ struct StorageConfig {
   Duration agent_grace{60'000};
 };
 
+// Several gateway nodes sharing one desk through Redis (docs/scaling.md): each shop's desk runs on
+// the node holding its lease, the others forward their connections' events to it. Needs
+// storage.enabled (a shop moves between nodes through the store).
+struct ScaleConfig {
+  bool enabled = false;
+  // How long a dead node's shops wait for a successor at most; claims every lease_ttl/5.
+  Duration lease_ttl{5'000};
+};
+
 enum class AuthMode { open, token };
 
 // How agents and team leads prove who they are (docs/security.md, "Authentication"). The secret
@@ -128,6 +137,7 @@ struct Config {
   std::string web_root;  // empty: the source tree's gateway/web, fixed at build time
   RedisConfig redis;
   StorageConfig storage;
+  ScaleConfig scale;
   AuthConfig auth;
   LimitsConfig limits;
   // Origins ("http://host:port") a browser's WebSocket upgrade may come from; an upgrade with any

@@ -89,6 +89,10 @@ class Desk {
   void agent_connected(SessionId session, std::string_view shop, std::string_view agent);
   void agent_frame(SessionId session, std::string_view frame);
   void agent_disconnected(SessionId session);
+  // The agent's connection was lost with the gateway node holding it (docs/scaling.md), not
+  // closed by the agent: its conversations wait storage.agent_grace for it to reconnect (on any
+  // node), as after a restart, instead of going back to the queue at once.
+  void agent_connection_lost(SessionId session);
 
   // --- durability (docs/storage.md) ---------------------------------------------------------
   // From now on the desk keeps what changed for take_changes(), and never drops from a history a

@@ -10,7 +10,8 @@ namespace chatdesk::gateway {
 
 using SessionId = std::uint64_t;  // 0 is never a session
 
-enum class CloseReason { normal, replaced, going_away, too_slow };
+// moved: the shop's desk is now on another gateway node (docs/scaling.md); the client reconnects.
+enum class CloseReason { normal, replaced, going_away, too_slow, moved };
 
 class DeskOutput {
  public:

@@ -29,6 +29,8 @@ enum class BusEntry : std::uint8_t {
   // home -> edge
   send = 5,   // texts: the frame to write to the session
   close = 6,  // the close reason in `code`
+  // edge -> home
+  lead_connected = 7,  // texts: shop
 };
 
 // One entry as read; the views point into the batch's bytes.
@@ -51,6 +53,7 @@ class BusBatchWriter {
   void customer_connected(SessionId session, std::string_view shop, std::string_view customer,
                           std::string_view resume);
   void agent_connected(SessionId session, std::string_view shop, std::string_view agent);
+  void lead_connected(SessionId session, std::string_view shop);
   void frame(SessionId session, std::string_view text);
   void disconnected(SessionId session);
   void send(SessionId session, std::string_view frame);

@@ -10,6 +10,8 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <span>
+#include <string_view>
 
 #include "chatdesk/gateway/desk_output.hpp"
 #include "chatdesk/monitor/violation.hpp"
@@ -34,6 +36,13 @@ class OutputGate final : public DeskOutput {
   void seal_without_write();
   // The write `token` is stored: what waited for it, and for nothing later, goes out now.
   void stored(std::uint64_t token);
+
+  // This node gave `shop` up (docs/scaling.md) and the desk forgot the shop's changes not yet
+  // taken by the store: output that followed those changes must not go out (an ack for a message
+  // not stored, a violation whose clock the next home will fire again). Drops what is not sealed
+  // yet for `sessions` and the shop's violations. Sealed output follows a write that was sent
+  // and goes out as usual when it is stored.
+  void drop_unsealed(std::string_view shop, std::span<const SessionId> sessions);
 
   std::size_t held() const { return ops_.size(); }
   std::size_t writes_pending() const { return writes_.size(); }

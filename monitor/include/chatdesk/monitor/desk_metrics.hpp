@@ -96,6 +96,7 @@ enum class CloseCause {
   slow_reader,   // more than limits.send_queue_limit frames queued (cut)
   replaced,      // the same agent id or customer connected again (1008)
   going_away,    // the gateway is stopping (1001)
+  moved,         // the shop's desk moved to another node, or has none right now (1012)
   server,        // the desk ended it normally (1000)
 };
 inline constexpr std::size_t kCloseCauseCount = static_cast<std::size_t>(CloseCause::server) + 1;

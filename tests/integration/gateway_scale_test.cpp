@@ -1,0 +1,347 @@
+// Several gateway nodes sharing one desk through a real redis-server (docs/scaling.md): customers
+// and agents spread over three nodes are one desk (every message in order and acked, capacity
+// kept, no customer assigned twice, checked from the agents' frames and from Redis); a node
+// killed with SIGKILL loses its shops' leases to the others within scale.lease_ttl, its clients
+// and those of its shops on other nodes (closed with 1012) reconnect and resume with every acked
+// message, and the SLA deadlines of its shops fire exactly once on their new home.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chatdesk/gateway/shop_placement.hpp"
+#include "support/chat_steps.hpp"
+#include "support/gateway_process.hpp"
+#include "support/redis_server.hpp"
+#include "support/ws_client.hpp"
+
+namespace {
+
+using chatdesk::test::eventually;
+using chatdesk::test::GatewayProcess;
+using chatdesk::test::RedisServer;
+using chatdesk::test::send_acked;
+using chatdesk::test::str;
+using chatdesk::test::WsClient;
+using namespace std::chrono_literals;
+using Strings = std::vector<std::string>;
+using chatdesk::gateway::NodeId;
+
+constexpr auto kLeaseTtl = 1s;
+const Strings kDeskShops{"north", "south", "west"};
+constexpr int kAgentsPerShop = 4;
+constexpr int kCapacity = 10;
+constexpr int kCustomers = 200;
+constexpr int kGreetCustomers = 6;
+
+std::string shops_yaml() {
+  std::string yaml;
+  for (const auto& shop : kDeskShops)
+    yaml += "  - id: " + shop +
+            "\n    timezone: Asia/Shanghai\n    max_concurrent: " + std::to_string(kCapacity) +
+            "\n    resume_grace: 60s\n"
+            "    sla: {greeting_target: 1h, greeting_limit: 2h, reply_wait_limit: 1h}\n";
+  // Nobody answers here: each conversation's greeting warning (1 s) and breach (3 s) are due.
+  yaml +=
+      "  - id: greet\n    timezone: UTC\n    resume_grace: 60s\n"
+      "    sla: {greeting_target: 1s, greeting_limit: 3s, escalate_every: 1h, reply_wait_limit: "
+      "1h}\n";
+  return yaml;
+}
+
+std::string node_config(const RedisServer& redis) {
+  return "redis: {url: \"" + redis.url() + "\", violations_stream: \"chatdesk:violations\"}\n" +
+         "storage: {enabled: true, agent_grace: 60s}\n"
+         "scale: {enabled: true, lease_ttl: 1s}\n"
+         "limits: {max_connections_per_ip: 1000, message_rate: {per_second: 1000, burst: "
+         "1000}}\n";
+}
+
+// Connects, retrying while the upgrade is refused (503 while the shop's desk has no home), as
+// the consoles' reconnect loop does.
+std::unique_ptr<WsClient> connect(int port, const std::string& target) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (;;) {
+    try {
+      return std::make_unique<WsClient>(port, target);
+    } catch (const std::exception&) {
+      if (std::chrono::steady_clock::now() > deadline) throw;
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+}
+
+struct Customer {
+  std::unique_ptr<WsClient> ws;
+  std::size_t node = 0;
+  std::string shop, conversation, id, resume;
+  Strings acked;  // ids of every message of this conversation acked, in order
+};
+
+struct Agent {
+  std::unique_ptr<WsClient> ws;
+  std::size_t node = 0;
+  std::string shop, id;
+  std::set<std::string> owned;
+};
+
+// The node id each gateway took (its log says it once registered).
+NodeId node_id(const GatewayProcess& gw) {
+  const std::string log = gw.log();
+  const std::string mark = "scale: this is node ";
+  const auto at = log.find(mark);
+  if (at == std::string::npos) return 0;
+  return static_cast<NodeId>(std::stoul(log.substr(at + mark.size())));
+}
+
+// The node holding `shop`'s lease, 0 when none.
+NodeId home_of(const RedisServer& redis, const std::string& shop) {
+  auto r = redis.command({"GET", "chatdesk:{shop:" + shop + "}:lease"});
+  if (r->type != REDIS_REPLY_STRING) return 0;
+  return static_cast<NodeId>(std::stoul(std::string(r->str, r->len)));
+}
+
+// The owner in a conversation's stored state (docs/storage.md: one packed field, `|`-separated,
+// shop, customer, secret hash, owner, ...).
+std::string stored_owner(const RedisServer& redis, const std::string& conversation) {
+  auto r = redis.command({"HGET", "chatdesk:{" + conversation + "}:state", "state"});
+  if (r->type != REDIS_REPLY_STRING) return "(no state)";
+  std::string_view packed(r->str, r->len);
+  for (int field = 0; field < 3; ++field) packed.remove_prefix(packed.find('|') + 1);
+  return std::string(packed.substr(0, packed.find('|')));
+}
+
+std::vector<std::map<std::string, std::string>> violations(const RedisServer& redis) {
+  return chatdesk::test::stream(redis, "chatdesk:violations");
+}
+
+}  // namespace
+
+TEST_CASE(
+    "scale: three nodes are one desk, and a node killed with SIGKILL loses no acked message "
+    "and no deadline",
+    "[integration][scale]") {
+  RedisServer redis({"--appendonly", "yes", "--appendfsync", "everysec"});
+  std::vector<std::unique_ptr<GatewayProcess>> gw;
+  for (int i = 0; i < 3; ++i)
+    gw.push_back(std::make_unique<GatewayProcess>(shops_yaml(), node_config(redis)));
+  std::vector<NodeId> ids;
+  for (auto& g : gw) ids.push_back(node_id(*g));
+  for (const auto id : ids) REQUIRE(id != 0);
+  // Every shop settles on the home rendezvous hashing gives it among the three (the first node
+  // up holds them all for a moment, and hands each over once its preferred node has been alive
+  // for a ttl).
+  Strings all_shops = kDeskShops;
+  all_shops.push_back("greet");
+  REQUIRE(eventually(
+      [&] {
+        for (const auto& shop : all_shops)
+          if (home_of(redis, shop) != chatdesk::gateway::preferred_home(shop, ids)) return false;
+        return true;
+      },
+      10s));
+
+  // 12 agents and 200 customers, spread over the nodes (agents and their customers on different
+  // nodes, mostly).
+  std::vector<Agent> agents;
+  for (std::size_t s = 0; s < kDeskShops.size(); ++s)
+    for (int k = 0; k < kAgentsPerShop; ++k) {
+      Agent a;
+      a.node = agents.size() % 3;
+      a.shop = kDeskShops[s];
+      a.id = "agent" + std::to_string(k);
+      a.ws = connect(gw[a.node]->port(), "/ws/agent?shop=" + a.shop + "&agent=" + a.id);
+      a.ws->expect("welcome");
+      a.ws->send({{"type", "status"}, {"state", "available"}});
+      a.ws->expect("status");
+      agents.push_back(std::move(a));
+    }
+  std::vector<Customer> customers;
+  for (int i = 0; i < kCustomers; ++i) {
+    Customer c;
+    c.node = static_cast<std::size_t>(i + 1) % 3;
+    c.shop = kDeskShops[static_cast<std::size_t>(i) % kDeskShops.size()];
+    c.ws = connect(gw[c.node]->port(), "/ws/customer?shop=" + c.shop);
+    auto w = c.ws->expect("welcome");
+    c.conversation = str(w, "conversation");
+    c.id = str(w, "customer");
+    c.resume = str(w, "resume");
+    REQUIRE_FALSE(c.conversation.empty());
+    customers.push_back(std::move(c));
+  }
+
+  // Every agent fills up to its capacity and no further; nobody is assigned twice.
+  std::map<std::string, std::string> owner;  // conversation -> shop/agent
+  for (auto& a : agents) {
+    while (a.owned.size() < static_cast<std::size_t>(kCapacity)) {
+      auto f = a.ws->expect("assigned");
+      const auto conversation = str(f, "conversation");
+      CHECK(a.owned.insert(conversation).second);
+      CHECK(owner.emplace(conversation, a.shop + "/" + a.id).second);
+    }
+    CHECK(a.ws->silent(200ms, {"desk", "typing", "status"}));
+  }
+  CHECK(owner.size() == kDeskShops.size() * kAgentsPerShop * kCapacity);
+  for (const auto& [conversation, who] : owner) {
+    INFO("conversation " << conversation << " of " << who);
+    CHECK(stored_owner(redis, conversation) == who.substr(who.find('/') + 1));
+  }
+
+  // Each assigned customer writes twice, its agent answers once: acked, and in order at the
+  // other end, across nodes.
+  std::map<std::string, Agent*> agent_of;
+  for (auto& a : agents)
+    for (const auto& conversation : a.owned) agent_of[conversation] = &a;
+  int n = 0;
+  for (auto& c : customers) {
+    auto found = agent_of.find(c.conversation);
+    if (found == agent_of.end()) continue;
+    Agent& a = *found->second;
+    for (int k = 1; k <= 2; ++k) {
+      const auto id = send_acked(
+          *c.ws, {{"text", "第" + std::to_string(k) + "个问题：订单 " + std::to_string(n)}},
+          "q" + std::to_string(k));
+      REQUIRE_FALSE(id.empty());
+      c.acked.push_back(id);
+    }
+    std::vector<boost::json::object> at_agent;
+    while (at_agent.size() < 2) {
+      auto f = a.ws->expect("message");
+      if (str(f, "conversation") == c.conversation) at_agent.push_back(f);
+    }
+    CHECK(str(at_agent[0], "id") == c.acked[0]);
+    CHECK(str(at_agent[1], "id") == c.acked[1]);
+    const auto reply =
+        send_acked(*a.ws, {{"conversation", c.conversation}, {"text", "您好，马上处理"}},
+                   "r" + std::to_string(n));
+    REQUIRE_FALSE(reply.empty());
+    c.acked.push_back(reply);
+    auto got = c.ws->expect("message");
+    CHECK(str(got, "id") == reply);
+    ++n;
+  }
+
+  // The greeting shop's customers arrive on the nodes that are not its home; that home dies
+  // between the warnings (1 s) and the breaches (3 s).
+  const auto greet_home = home_of(redis, "greet");
+  std::size_t dead = 0;
+  while (ids[dead] != greet_home) ++dead;
+  std::map<std::string, NodeId> home_before;
+  for (const auto& shop : kDeskShops) home_before[shop] = home_of(redis, shop);
+  std::vector<Customer> greet;
+  for (int i = 0; i < kGreetCustomers; ++i) {
+    Customer c;
+    c.node = (dead + 1 + static_cast<std::size_t>(i) % 2) % 3;
+    c.shop = "greet";
+    c.ws = connect(gw[c.node]->port(), "/ws/customer?shop=greet");
+    auto w = c.ws->expect("welcome");
+    c.conversation = str(w, "conversation");
+    c.id = str(w, "customer");
+    c.resume = str(w, "resume");
+    const auto id = send_acked(*c.ws, {{"text", "有人在吗？"}}, "g1");
+    REQUIRE_FALSE(id.empty());
+    c.acked.push_back(id);
+    greet.push_back(std::move(c));
+  }
+  std::this_thread::sleep_for(1500ms);
+  gw[dead]->signal(SIGKILL);
+  const auto killed = std::chrono::steady_clock::now();
+  CHECK(gw[dead]->wait_exit(5s) == 128 + SIGKILL);
+  REQUIRE(eventually(
+      [&] {
+        const auto h = home_of(redis, "greet");
+        return h != 0 && h != greet_home;
+      },
+      5s));
+  const auto took = std::chrono::steady_clock::now() - killed;
+  INFO("greet taken over after "
+       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  CHECK(took <= kLeaseTtl);
+
+  // Clients on the live nodes whose shop was at home on the dead node are closed with 1012;
+  // those of other shops stay. Everyone who lost a connection reconnects to a live node and
+  // resumes.
+  const auto live_node = [&](std::size_t node) { return node == dead ? (dead + 1) % 3 : node; };
+  for (auto& c : customers) {
+    const bool moved = home_before[c.shop] == greet_home;
+    if (c.node != dead) {
+      if (moved) {
+        REQUIRE(eventually(
+            [&] {
+              c.ws->read(20ms);
+              return c.ws->closed();
+            },
+            5s));
+        CHECK(c.ws->close_code() == 1012);
+      } else {
+        CHECK_FALSE(c.ws->closed());
+        continue;
+      }
+    }
+    c.node = live_node(c.node);
+    c.ws = connect(gw[c.node]->port(),
+                   "/ws/customer?shop=" + c.shop + "&customer=" + c.id + "&resume=" + c.resume);
+    auto w = c.ws->expect("welcome");
+    CHECK(str(w, "conversation") == c.conversation);
+    Strings history;
+    for (const auto& m : w.at("history").as_array()) history.push_back(str(m.as_object(), "id"));
+    CHECK(history == c.acked);
+  }
+  for (auto& a : agents) {
+    const bool moved = home_before[a.shop] == greet_home;
+    if (a.node != dead && !moved) continue;
+    a.node = live_node(a.node);
+    a.ws = connect(gw[a.node]->port(), "/ws/agent?shop=" + a.shop + "&agent=" + a.id);
+    a.ws->expect("welcome");
+    std::set<std::string> back;
+    while (back.size() < a.owned.size()) back.insert(str(a.ws->expect("assigned"), "conversation"));
+    CHECK(back == a.owned);
+  }
+  // The desk goes on, on every shop: one more message each way per conversation.
+  n = 0;
+  for (auto& c : customers) {
+    auto found = agent_of.find(c.conversation);
+    if (found == agent_of.end()) continue;
+    const auto id = send_acked(*c.ws, {{"text", "还在吗？"}}, "after" + std::to_string(n++));
+    REQUIRE_FALSE(id.empty());
+    c.acked.push_back(id);
+  }
+  for (auto& a : agents) {
+    std::size_t seen = 0;
+    while (seen < a.owned.size())
+      if (a.owned.contains(str(a.ws->expect("message"), "conversation"))) ++seen;
+  }
+
+  // Every greeting deadline of the dead node's shop fired exactly once: the warnings before the
+  // kill, the breaches after it, on the new home; no violation id twice.
+  const auto count = [&](const std::string& id) {
+    int k = 0;
+    for (const auto& v : violations(redis)) k += v.at("id") == id ? 1 : 0;
+    return k;
+  };
+  REQUIRE(eventually(
+      [&] {
+        for (const auto& c : greet)
+          if (count(c.conversation + ":greeting:1:breach") == 0) return false;
+        return true;
+      },
+      10s));
+  std::this_thread::sleep_for(1500ms);  // nothing more may come
+  for (const auto& c : greet) {
+    CHECK(count(c.conversation + ":greeting:1:warning") == 1);
+    CHECK(count(c.conversation + ":greeting:1:breach") == 1);
+  }
+  std::set<std::string> unique;
+  std::size_t greetings = 0;
+  for (const auto& v : violations(redis)) {
+    CHECK(unique.insert(v.at("id")).second);
+    greetings += v.at("rule") == "greeting" ? 1 : 0;
+  }
+  CHECK(greetings == 2 * greet.size());
+}
