@@ -193,6 +193,29 @@ TEST_CASE(
     CHECK(stored_owner(redis, conversation) == who.substr(who.find('/') + 1));
   }
 
+  // Per-shop gauges come from the shop's home only: summed over the nodes they are the desk's.
+  // A lead on a node that is not the shop's home sees the whole shop.
+  for (const auto& shop : kDeskShops) {
+    std::size_t shop_customers = 0;
+    for (const auto& c : customers) shop_customers += c.shop == shop ? 1 : 0;
+    const auto queued = shop_customers - kAgentsPerShop * kCapacity;
+    const auto summed = [&](const std::string& series) {
+      double total = 0;
+      for (auto& g : gw) total += std::max(0.0, chatdesk::test::metric(g->port(), series));
+      return total;
+    };
+    CHECK(summed("chatdesk_queue_length{shop=\"" + shop + "\"}") == static_cast<double>(queued));
+    CHECK(summed("chatdesk_conversations_active{shop=\"" + shop + "\"}") ==
+          static_cast<double>(shop_customers));
+    std::size_t edge = 0;
+    while (ids[edge] == home_of(redis, shop)) ++edge;
+    auto lead = connect(gw[edge]->port(), "/ws/lead?shop=" + shop);
+    lead->expect("welcome");
+    auto snapshot = lead->expect("snapshot");
+    CHECK(snapshot.at("queue").to_number<std::size_t>() == queued);
+    CHECK(snapshot.at("conversations").as_array().size() == shop_customers);
+  }
+
   // Each assigned customer writes twice, its agent answers once: acked, and in order at the
   // other end, across nodes.
   std::map<std::string, Agent*> agent_of;
