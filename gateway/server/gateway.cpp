@@ -152,6 +152,9 @@ void Gateway::State::schedule_flush() {
   // After the handlers already queued in this loop turn: their changes go in the same write.
   net::post(ioc, [this] {
     flush_posted_ = false;
+    // A shop whose lease ran out while the loop was busy is dropped before anything of it is
+    // written (docs/scaling.md, "Failure modes").
+    if (lease_keeper) lease_keeper->check_expiry();
     store->flush();
     arm_timer();
   });

@@ -243,6 +243,10 @@ void LeaseKeeper::stop(std::function<void()> done) {
   if (!held.empty() && changed_) changed_(held, {});
 }
 
+void LeaseKeeper::check_expiry() {
+  if (running_ && leases_) report({});
+}
+
 void LeaseKeeper::abandon() {
   running_ = false;
   timer_.cancel();

@@ -46,6 +46,10 @@ class LeaseKeeper {
   // leaves the live set, so that other nodes take the shops at their next check; then stops.
   // Reports the shops held as lost. `done` (optional) runs once Redis answered or failed.
   void stop(std::function<void()> done = {});
+  // Reports now (through `changed`) the leases that ran out on this node's clock since the last
+  // report, without waiting for the next check: called before each store write, so that a node
+  // whose loop stalled past its lease writes nothing more for that shop.
+  void check_expiry();
   // Stops without a word to Redis: what a killed node does (tests).
   void abandon();
 

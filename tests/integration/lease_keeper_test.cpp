@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include <thread>
+
 #include "support/async_loop.hpp"
 #include "support/redis_server.hpp"
 
@@ -230,4 +232,20 @@ TEST_CASE("lease keeper: with Redis away the holder stops deciding before the ke
   redis.restart();
   REQUIRE(loop.until([&] { return a.held.size() == kShops.size(); }, 10s));
   CHECK(a.keeper.epoch("s1") > epoch);
+}
+
+TEST_CASE(
+    "lease keeper: a loop that stalled past the lease learns it lost the shops before its "
+    "next write",
+    "[lease][redis]") {
+  RedisServer redis;
+  Loop loop;
+  Node a(loop.ioc, redis.url());
+  REQUIRE(loop.until([&] { return a.held.size() == kShops.size(); }));
+  // The loop does not turn for longer than the key lives: no check runs, no timer fires.
+  std::this_thread::sleep_for(kTiming.redis_ttl);
+  CHECK(a.held.size() == kShops.size());  // nothing told yet
+  a.keeper.check_expiry();                // what the gateway does before each store write
+  CHECK(a.held.empty());
+  for (const auto& s : kShops) CHECK_FALSE(a.keeper.holds(s));
 }
