@@ -368,3 +368,53 @@ TEST_CASE(
   }
   CHECK(greetings == 2 * greet.size());
 }
+
+TEST_CASE("scale: a node stopped with SIGTERM hands its shops over at once, with every message",
+          "[integration][scale]") {
+  RedisServer redis({"--appendonly", "yes", "--appendfsync", "everysec"});
+  const std::string shop =
+      "  - id: north\n    timezone: Asia/Shanghai\n    resume_grace: 60s\n"
+      "    sla: {greeting_target: 1h, greeting_limit: 2h, reply_wait_limit: 1h}\n";
+  GatewayProcess a(shop, node_config(redis));
+  GatewayProcess b(shop, node_config(redis));
+  const std::vector<NodeId> ids{node_id(a), node_id(b)};
+  REQUIRE(eventually(
+      [&] { return home_of(redis, "north") == chatdesk::gateway::preferred_home("north", ids); },
+      10s));
+  GatewayProcess& home = home_of(redis, "north") == ids[0] ? a : b;
+  GatewayProcess& other = &home == &a ? b : a;
+  const NodeId other_id = &other == &a ? ids[0] : ids[1];
+  // The customer is on the node that stays; its shop's desk on the one that stops.
+  auto customer = connect(other.port(), "/ws/customer?shop=north");
+  auto w = customer->expect("welcome");
+  Strings acked;
+  for (int k = 0; k < 5; ++k) {
+    const auto id =
+        send_acked(*customer, {{"text", "消息 " + std::to_string(k)}}, std::to_string(k));
+    REQUIRE_FALSE(id.empty());
+    acked.push_back(id);
+  }
+  home.signal(SIGTERM);
+  const auto stopped = std::chrono::steady_clock::now();
+  REQUIRE(eventually([&] { return home_of(redis, "north") == other_id; }, 5s));
+  const auto took = std::chrono::steady_clock::now() - stopped;
+  INFO("taken after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms");
+  CHECK(home.wait_exit(10s) == 0);
+  // Released, not expired: sooner than the key's ttl (lease_ttl - 2 lease_ttl / 5 = 600 ms).
+  CHECK(took < 600ms);
+  REQUIRE(eventually(
+      [&] {
+        customer->read(20ms);
+        return customer->closed();
+      },
+      5s));
+  CHECK(customer->close_code() == 1012);
+  customer = connect(other.port(), "/ws/customer?shop=north&customer=" + str(w, "customer") +
+                                       "&resume=" + str(w, "resume"));
+  auto again = customer->expect("welcome");
+  CHECK(str(again, "conversation") == str(w, "conversation"));
+  Strings history;
+  for (const auto& m : again.at("history").as_array()) history.push_back(str(m.as_object(), "id"));
+  CHECK(history == acked);
+}
