@@ -362,6 +362,7 @@ bool Gateway::State::drained() {
 void Gateway::State::stop() {
   if (stopping) return;
   stopping = true;
+  if (lease_keeper) lease_keeper->leaving();
   timer_.cancel();
   // Tell every client the server is going away; copy because closing edits the map later.
   std::vector<WebSocketSession*> open;

@@ -139,13 +139,19 @@ void LeaseKeeper::tick() {
   // Not before the first heartbeat's answer: alone in its own view, a starting node would claim
   // every free shop that another node, starting at the same time, is the preferred home for.
   if (heard_live_) leases_->due(now, shops_, live_, claims_);
+  if (leaving_)
+    std::erase_if(claims_, [&](const std::string& shop) { return !leases_->holds(shop, now); });
   const auto node = std::to_string(node_);
   const auto px = std::to_string(timing_.redis_ttl.count());
   // A node's heartbeat lives as long as its leases' keys: a dead node leaves the live set (and
   // its shops get a new preferred home) no later than its leases expire.
   const auto heartbeat_ttl = px;
   batch_.clear();
-  batch_.add({"EVAL", kHeartbeatScript, "1", kNodes, node, heartbeat_ttl});
+  // Leaving: out of the live set at once (its answer, an integer, leaves live_ as it was).
+  if (leaving_)
+    batch_.add({"ZREM", kNodes, node});
+  else
+    batch_.add({"EVAL", kHeartbeatScript, "1", kNodes, node, heartbeat_ttl});
   std::vector<std::size_t> peeked;  // shops read, not claimed
   for (const auto& shop : handed_) batch_.add({"EVAL", kReleaseScript, "1", lease_key(shop), node});
   for (const auto& shop : claims_)

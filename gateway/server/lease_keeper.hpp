@@ -46,6 +46,10 @@ class LeaseKeeper {
   // leaves the live set, so that other nodes take the shops at their next check; then stops.
   // Reports the shops held as lost. `done` (optional) runs once Redis answered or failed.
   void stop(std::function<void()> done = {});
+  // The node is stopping: from the next check it leaves the live set (so the others become the
+  // preferred homes of its shops) and claims nothing new, but keeps renewing what it holds until
+  // stop() releases it, after its last writes.
+  void leaving() { leaving_ = true; }
   // Reports now (through `changed`) the leases that ran out on this node's clock since the last
   // report, without waiting for the next check: called before each store write, so that a node
   // whose loop stalled past its lease writes nothing more for that shop.
@@ -81,6 +85,7 @@ class LeaseKeeper {
   bool running_ = false;
   bool in_flight_ = false;
   bool heard_live_ = false;
+  bool leaving_ = false;
   RedisBatch batch_;
   std::vector<std::string> claims_;
   std::vector<std::string> handed_;  // released in this check's batch

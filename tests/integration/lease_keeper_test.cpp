@@ -249,3 +249,28 @@ TEST_CASE(
   CHECK(a.held.empty());
   for (const auto& s : kShops) CHECK_FALSE(a.keeper.holds(s));
 }
+
+TEST_CASE(
+    "lease keeper: a node leaving keeps renewing what it holds, claims nothing more and "
+    "leaves the live set",
+    "[lease][redis]") {
+  RedisServer redis;
+  Loop loop;
+  Node a(loop.ioc, redis.url());
+  REQUIRE(loop.until([&] { return a.held.size() == kShops.size(); }));
+  Node b(loop.ioc, redis.url());
+  const std::vector<Node*> both{&a, &b};
+  REQUIRE(until_checked(loop, both, [&] {
+    return each_shop_once(both) && placed_as_preferred(both) && !b.held.empty();
+  }));
+  const auto kept = a.held;
+  a.keeper.leaving();
+  // b sees a gone from the live set; a keeps its shops past several key lifetimes, gains none.
+  REQUIRE(loop.until([&] { return b.keeper.live().size() == 1; }, 5s));
+  loop.until([&] { return false; }, 3 * kTiming.redis_ttl);
+  CHECK(a.held == kept);
+  CHECK(each_shop_once(both));
+  // Its release hands them to b at b's next check.
+  a.keeper.stop();
+  REQUIRE(loop.until([&] { return b.held.size() == kShops.size(); }, 5s));
+}
