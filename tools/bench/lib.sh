@@ -7,9 +7,10 @@
 #   bench_init                 temp dir ($BENCH_TMP) and `trap stop_all EXIT`
 #   free_port                  prints a free loopback TCP port
 #   start_redis                redis-server on a free port: REDIS_PORT, REDIS_PID
-#   start_gateway CONFIG       chatdesk-gateway on CPU $SERVER_CPU: GATEWAY_PORT, GATEWAY_PID;
+#   start_gateway CONFIG [NAME]  chatdesk-gateway on CPU $SERVER_CPU: GATEWAY_PORT, GATEWAY_PID;
 #                              (each start_* tries another port if the first was taken)
-#                              CONFIG may hold @PORT@ and @REDIS_PORT@ (filled in here)
+#                              CONFIG may hold @PORT@ and @REDIS_PORT@ (filled in here); its
+#                              config and log are $BENCH_TMP/NAME.yaml and NAME.log (gateway)
 #   start_node_relay           the Node ws baseline on CPU $SERVER_CPU: NODE_PORT, NODE_PID
 #   start_echo                 the raw TCP echo server on CPU $SERVER_CPU: ECHO_PORT, ECHO_PID
 #   stop_pid PID               SIGTERM, then SIGKILL after 10 s
@@ -135,10 +136,11 @@ redis_commands() {
 }
 
 start_gateway() {
-  local template=$1 config="$BENCH_TMP/gateway.yaml"
+  local template=$1 name=${2:-gateway}
+  local config="$BENCH_TMP/$name.yaml"
   # The config names the port, so it is written for each attempt by a small wrapper.
   sed -e "s/@REDIS_PORT@/${REDIS_PORT:-6379}/g" "$template" >"$config.template"
-  _start_server chatdesk-gateway _http_ok "$BENCH_TMP/gateway.log" \
+  _start_server chatdesk-gateway _http_ok "$BENCH_TMP/$name.log" \
     "$BENCH_DIR/lib-start-gateway.sh" "$config.template" @PORT@ "$config" \
     "${SERVER_PIN[@]}" "$BUILD_DIR/gateway/chatdesk-gateway" || return 1
   GATEWAY_PORT=$SERVER_PORT

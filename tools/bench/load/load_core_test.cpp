@@ -33,7 +33,7 @@ TEST_CASE("bench load: options parse the contract's command line", "[bench]") {
        "42",           "--redis-pid", "43"},
       o, error));
   CHECK(o.target == Target::node);
-  CHECK(o.port == 9000);
+  CHECK(o.ports == std::vector<std::uint16_t>{9000});
   CHECK(o.pairs == 10);
   CHECK(o.inflight == 8);
   CHECK(o.seconds == 1.5);
@@ -43,8 +43,25 @@ TEST_CASE("bench load: options parse the contract's command line", "[bench]") {
   CHECK(o.text_chars == 12);
   CHECK_FALSE(o.reply);
   CHECK(o.avoid_every == 0);
-  CHECK(o.server_pid == 42);
+  CHECK(o.server_pids == std::vector<int>{42});
   CHECK(o.redis_pid == 43);
+}
+
+TEST_CASE("bench load: --port and --server-pid take one per gateway node", "[bench]") {
+  Options o;
+  std::string error;
+  REQUIRE(parse({"--target", "chatdesk", "--port", "9000,9001,9002", "--server-pid", "41,42,43"}, o,
+                error));
+  CHECK(o.ports == std::vector<std::uint16_t>{9000, 9001, 9002});
+  CHECK(o.server_pids == std::vector<int>{41, 42, 43});
+  REQUIRE(parse({"--target", "chatdesk", "--port", "9000"}, o, error));
+  CHECK(o.ports == std::vector<std::uint16_t>{9000});
+  CHECK(o.server_pids.empty());
+  CHECK_FALSE(parse({"--target", "chatdesk", "--port", "9000,x"}, o, error));
+  CHECK(error.find("'x'") != std::string::npos);
+  CHECK_FALSE(parse({"--target", "chatdesk", "--port", "9000,0"}, o, error));
+  CHECK_FALSE(parse({"--target", "chatdesk", "--port", ","}, o, error));
+  CHECK_FALSE(parse({"--target", "chatdesk", "--port", "1", "--server-pid", "42,-1"}, o, error));
 }
 
 TEST_CASE("bench load: bad options are refused with a reason", "[bench]") {

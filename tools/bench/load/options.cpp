@@ -6,10 +6,14 @@
 namespace chatdesk::bench {
 
 const char* const kUsage =
-    "usage: chatdesk-bench-load --target chatdesk|node|echo --port P [--host 127.0.0.1]\n"
+    "usage: chatdesk-bench-load --target chatdesk|node|echo --port P[,P...] [--host 127.0.0.1]\n"
     "         [--pairs N] [--inflight K] [--seconds S] [--warmup S] [--rate R]\n"
     "         [--shop S[,S...]] [--text-chars 40] [--no-reply] [--avoid-every N]\n"
-    "         [--server-pid PID] [--redis-pid PID] [--connect-concurrency N] [--setup-timeout S]\n"
+    "         [--server-pid PID[,PID...]] [--redis-pid PID] [--connect-concurrency N]\n"
+    "         [--setup-timeout S]\n"
+    "  --port P1,P2,...: one port per gateway node; customer i connects to port i mod n, the\n"
+    "    agent of pair i to the next one (with n >= 2: customer and agent on different nodes).\n"
+    "  --server-pid: server CPU is the sum over these processes (one per node).\n"
     "  --rate 0 (default): closed loop, each pair keeps K messages in flight.\n"
     "  --rate R: open loop, R customer messages/s in total; latency from the scheduled send.\n"
     "Prints one JSON line with delivered messages, msgs_per_s and latency percentiles (us).\n";
@@ -105,13 +109,20 @@ bool parse_options(std::span<const std::string_view> args, Options& out, std::st
       if (!value(v)) return false;
       out.host = std::string(v);
     } else if (arg == "--port") {
-      std::size_t port = 0;
-      if (!size_value(port, 1)) return false;
-      if (port > 65535) {
-        error = "--port: expected 1..65535";
+      if (!value(v)) return false;
+      auto items = split_list(v);
+      if (items.empty()) {
+        error = "--port: expected a port or a comma-separated list of ports";
         return false;
       }
-      out.port = static_cast<std::uint16_t>(port);
+      for (const auto& item : items) {
+        std::size_t port = 0;
+        if (!parse_size(item, port) || port < 1 || port > 65535) {
+          error = "--port: expected 1..65535, got '" + item + "'";
+          return false;
+        }
+        out.ports.push_back(static_cast<std::uint16_t>(port));
+      }
       have_port = true;
     } else if (arg == "--pairs") {
       if (!size_value(out.pairs, 1)) return false;
@@ -133,9 +144,20 @@ bool parse_options(std::span<const std::string_view> args, Options& out, std::st
     } else if (arg == "--avoid-every") {
       if (!size_value(out.avoid_every, 0)) return false;
     } else if (arg == "--server-pid") {
-      std::size_t pid = 0;
-      if (!size_value(pid, 1)) return false;
-      out.server_pid = static_cast<int>(pid);
+      if (!value(v)) return false;
+      auto items = split_list(v);
+      if (items.empty()) {
+        error = "--server-pid: expected a pid or a comma-separated list of pids";
+        return false;
+      }
+      for (const auto& item : items) {
+        std::size_t pid = 0;
+        if (!parse_size(item, pid) || pid < 1 || pid > 0x7fffffff) {
+          error = "--server-pid: expected a process id >= 1, got '" + item + "'";
+          return false;
+        }
+        out.server_pids.push_back(static_cast<int>(pid));
+      }
     } else if (arg == "--redis-pid") {
       std::size_t pid = 0;
       if (!size_value(pid, 1)) return false;

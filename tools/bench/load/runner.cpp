@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <stdexcept>
 
 #include "frame_scan.hpp"
 #include "proc_stat.hpp"
@@ -77,8 +78,8 @@ class SendQueue {
 // A WebSocket client (chatdesk gateway and Node baseline).
 class WsConn final : public Conn {
  public:
-  WsConn(Runner& runner, Role role, std::uint32_t index, std::string target)
-      : Conn(runner, role, index), ws_(runner.ioc()), target_(std::move(target)) {
+  WsConn(Runner& runner, Role role, std::uint32_t index, std::size_t node, std::string target)
+      : Conn(runner, role, index, node), ws_(runner.ioc()), target_(std::move(target)) {
     // Masking keys need no cryptographic quality for a benchmark on loopback.
     ws_.secure_prng(false);
     ws_.auto_fragment(false);
@@ -86,10 +87,10 @@ class WsConn final : public Conn {
   }
 
   void start() override {
-    ws_.next_layer().async_connect(runner_.endpoint(), [this](boost::system::error_code ec) {
+    ws_.next_layer().async_connect(runner_.endpoint(node), [this](boost::system::error_code ec) {
       if (ec) return runner_.on_failed(*this, "connect", ec);
       ws_.next_layer().set_option(tcp::no_delay(true), ec);
-      ws_.async_handshake(runner_.host_header(), target_, [this](boost::system::error_code ec) {
+      ws_.async_handshake(runner_.host_header(node), target_, [this](boost::system::error_code ec) {
         if (ec) return runner_.on_failed(*this, "handshake", ec);
         ws_.text(true);
         runner_.on_open(*this);
@@ -135,11 +136,11 @@ class WsConn final : public Conn {
 // A raw TCP client for the echo server: each message is a 4-byte big-endian length and the bytes.
 class TcpConn final : public Conn {
  public:
-  TcpConn(Runner& runner, Role role, std::uint32_t index)
-      : Conn(runner, role, index), socket_(runner.ioc()), buffer_(64 * 1024) {}
+  TcpConn(Runner& runner, Role role, std::uint32_t index, std::size_t node)
+      : Conn(runner, role, index, node), socket_(runner.ioc()), buffer_(64 * 1024) {}
 
   void start() override {
-    socket_.async_connect(runner_.endpoint(), [this](boost::system::error_code ec) {
+    socket_.async_connect(runner_.endpoint(node), [this](boost::system::error_code ec) {
       if (ec) return runner_.on_failed(*this, "connect", ec);
       socket_.set_option(tcp::no_delay(true), ec);
       runner_.on_open(*this);
@@ -213,14 +214,18 @@ Runner::Runner(net::io_context& ioc, Options options)
       options_(std::move(options)),
       texts_(make_texts(options_.text_chars)),
       tag_("b" + std::to_string(::getpid()) + "x" + std::to_string(now_ns() % 100000)),
-      endpoint_(net::ip::make_address(options_.host), options_.port),
-      host_header_(options_.host + ":" + std::to_string(options_.port)),
       pairs_(options_.pairs),
       phase_timer_(ioc),
       setup_timer_(ioc),
       pump_timer_(ioc) {
   if (options_.rate > 0) interval_ = static_cast<Nanos>(1e9 / options_.rate);
   if (interval_ < 1) interval_ = 1;
+  const auto address = net::ip::make_address(options_.host);
+  for (std::uint16_t port : options_.ports) {
+    endpoints_.emplace_back(address, port);
+    host_headers_.push_back(options_.host + ":" + std::to_string(port));
+  }
+  if (endpoints_.empty()) throw std::invalid_argument("no port to connect to");
 }
 
 Runner::~Runner() = default;
@@ -241,8 +246,9 @@ int Runner::run() {
   if (options_.target == Target::echo) {
     // Two connections per pair, like the WebSocket targets; each message is echoed back.
     for (std::uint32_t i = 0; i < n; ++i) {
-      customers_.push_back(std::make_unique<TcpConn>(*this, Conn::Role::customer, i));
-      agents_.push_back(std::make_unique<TcpConn>(*this, Conn::Role::agent, i));
+      customers_.push_back(
+          std::make_unique<TcpConn>(*this, Conn::Role::customer, i, customer_node(i)));
+      agents_.push_back(std::make_unique<TcpConn>(*this, Conn::Role::agent, i, agent_node(i)));
       pairs_[i].customer = customers_.back().get();
       pairs_[i].agent = agents_.back().get();
       pairs_[i].conversation = std::string(kEchoConversation);
@@ -255,7 +261,7 @@ int Runner::run() {
     for (std::uint32_t i = 0; i < n; ++i) {
       const std::string& shop = options_.shops[i % options_.shops.size()];
       agents_.push_back(std::make_unique<WsConn>(
-          *this, Conn::Role::agent, i,
+          *this, Conn::Role::agent, i, agent_node(i),
           "/ws/agent?shop=" + shop + "&agent=" + tag_ + "a-" + std::to_string(i)));
     }
     phase_ = Phase::agents;
@@ -365,7 +371,7 @@ void Runner::agent_frame(Conn& c, std::string_view type, std::string_view frame)
         for (std::uint32_t i = 0; i < options_.pairs; ++i) {
           const std::string& shop = options_.shops[i % options_.shops.size()];
           customers_.push_back(std::make_unique<WsConn>(
-              *this, Conn::Role::customer, i,
+              *this, Conn::Role::customer, i, customer_node(i),
               "/ws/customer?shop=" + shop + "&customer=" + tag_ + "c-" + std::to_string(i)));
           pairs_[i].customer = customers_.back().get();
         }
@@ -425,9 +431,15 @@ void Runner::begin_traffic() {
   phase_ = Phase::running;
   setup_timer_.cancel();
   traffic_started_ = now_ns();
+  cross_node_pairs_ = 0;
+  for (const auto& p : pairs_)
+    if (p.customer && p.agent && p.customer->node != p.agent->node) ++cross_node_pairs_;
   std::cerr << "chatdesk-bench-load: " << 2 * options_.pairs << " connections ready in "
-            << static_cast<double>(traffic_started_ - setup_started_) / 1e9 << " s; "
-            << (options_.rate > 0 ? "open loop" : "closed loop") << "\n";
+            << static_cast<double>(traffic_started_ - setup_started_) / 1e9 << " s";
+  if (endpoints_.size() > 1)
+    std::cerr << " on " << endpoints_.size() << " ports (" << cross_node_pairs_ << " of "
+              << options_.pairs << " pairs with customer and agent on different ones)";
+  std::cerr << "; " << (options_.rate > 0 ? "open loop" : "closed loop") << "\n";
   if (options_.rate > 0) {
     pump();
   } else {
@@ -464,7 +476,7 @@ void Runner::begin_window() {
   to_agent_.reserve(expected);
   to_customer_.reserve(options_.reply ? expected : 0);
   send_lag_.reserve(options_.rate > 0 ? expected : 0);
-  if (options_.server_pid > 0) server_cpu0_ = process_cpu_seconds(options_.server_pid).value_or(-1);
+  server_cpu0_ = server_cpu_seconds(server_cpu_each0_);
   if (options_.redis_pid > 0) redis_cpu0_ = process_cpu_seconds(options_.redis_pid).value_or(-1);
   own_cpu0_ = own_cpu_seconds();
   window_start_ = now_ns();
@@ -479,12 +491,25 @@ void Runner::begin_window() {
 void Runner::end_window() {
   window_end_ = now_ns();
   measuring_ = false;
-  if (options_.server_pid > 0) server_cpu1_ = process_cpu_seconds(options_.server_pid).value_or(-1);
+  server_cpu1_ = server_cpu_seconds(server_cpu_each1_);
   if (options_.redis_pid > 0) redis_cpu1_ = process_cpu_seconds(options_.redis_pid).value_or(-1);
   own_cpu1_ = own_cpu_seconds();
   phase_ = Phase::done;
   pump_timer_.cancel();
   ioc_.stop();
+}
+
+double Runner::server_cpu_seconds(std::vector<double>& each) const {
+  each.clear();
+  if (options_.server_pids.empty()) return -1;
+  double sum = 0;
+  for (int pid : options_.server_pids) {
+    auto cpu = process_cpu_seconds(pid);
+    if (!cpu) return -1;
+    each.push_back(*cpu);
+    sum += *cpu;
+  }
+  return sum;
 }
 
 void Runner::customer_send(Pair& p, Nanos stamp) {
@@ -558,7 +583,8 @@ std::string Runner::print_result() {
       "\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"mean_us\":%.1f,"
       "\"a2c_p50_us\":%.1f,\"a2c_p99_us\":%.1f,\"a2c_p999_us\":%.1f,"
       "\"sent\":%llu,\"acks\":%llu,\"sla_frames\":%llu,\"errors\":%llu,"
-      "\"setup_s\":%.3f,\"load_cpu_s\":%.3f,\"load_cpu_util\":%.3f",
+      "\"setup_s\":%.3f,\"load_cpu_s\":%.3f,\"load_cpu_util\":%.3f,"
+      "\"nodes\":%zu,\"cross_node_pairs\":%zu",
       std::string(to_string(options_.target)).c_str(), options_.pairs,
       options_.rate > 0 ? std::size_t{0} : options_.inflight, options_.rate,
       options_.reply ? "true" : "false", static_cast<unsigned long long>(delivered_), seconds, rate,
@@ -566,16 +592,29 @@ std::string Runner::print_result() {
       static_cast<unsigned long long>(sent_), static_cast<unsigned long long>(acks_),
       static_cast<unsigned long long>(sla_frames_), static_cast<unsigned long long>(errors_),
       static_cast<double>(traffic_started_ - setup_started_) / 1e9, own_cpu1_ - own_cpu0_,
-      seconds > 0 ? (own_cpu1_ - own_cpu0_) / seconds : 0);
+      seconds > 0 ? (own_cpu1_ - own_cpu0_) / seconds : 0, endpoints_.size(), cross_node_pairs_);
   std::string line(buf, static_cast<std::size_t>(n));
   if (server_cpu0_ >= 0 && server_cpu1_ >= 0) {
     double cpu = server_cpu1_ - server_cpu0_;
     n = std::snprintf(buf, sizeof buf,
                       ",\"server_pid\":%d,\"server_cpu_s\":%.3f,\"server_cpu_util\":%.3f,"
                       "\"cpu_us_per_msg\":%.3f",
-                      options_.server_pid, cpu, seconds > 0 ? cpu / seconds : 0,
+                      options_.server_pids.front(), cpu, seconds > 0 ? cpu / seconds : 0,
                       delivered_ > 0 ? cpu * 1e6 / static_cast<double>(delivered_) : 0);
     line.append(buf, static_cast<std::size_t>(n));
+    // Each process's share (one per node), in --server-pid order.
+    line += ",\"server_pids\":[";
+    for (std::size_t i = 0; i < options_.server_pids.size(); ++i) {
+      if (i > 0) line += ",";
+      append_number(line, static_cast<std::uint64_t>(options_.server_pids[i]));
+    }
+    line += "],\"server_cpu_s_each\":[";
+    for (std::size_t i = 0; i < server_cpu_each1_.size() && i < server_cpu_each0_.size(); ++i) {
+      n = std::snprintf(buf, sizeof buf, "%s%.3f", i > 0 ? "," : "",
+                        server_cpu_each1_[i] - server_cpu_each0_[i]);
+      line.append(buf, static_cast<std::size_t>(n));
+    }
+    line += "]";
   }
   if (redis_cpu0_ >= 0 && redis_cpu1_ >= 0) {
     // The gateway's Redis (its store and violation writer): its share of the server's work.

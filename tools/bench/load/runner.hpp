@@ -4,7 +4,11 @@
 // (same message bytes, 4-byte length prefix). It connects everyone, pairs each customer with the
 // agent the server assigned, runs closed-loop (K messages circulating per pair) or open-loop (a
 // fixed schedule of customer messages) traffic, and measures one window: messages delivered,
-// customer→agent latency, and the server's CPU time from /proc. Single-threaded by design: every
+// customer→agent latency, and the server's CPU time from /proc. Several ports are several gateway
+// nodes: customer i on port i mod n, the agent of pair i on the next port, so with two nodes or
+// more every customer and its agent are held by different nodes (the desk picks which agent
+// serves a customer; the result counts the pairs that really are on two nodes). The server CPU is
+// summed over the processes given. Single-threaded by design: every
 // handler runs on the one thread that calls run(); nothing here is thread-safe.
 
 #include <boost/asio/io_context.hpp>
@@ -31,8 +35,8 @@ class Runner;
 class Conn {
  public:
   enum class Role { customer, agent };
-  Conn(Runner& runner, Role role, std::uint32_t index)
-      : role(role), index(index), runner_(runner) {}
+  Conn(Runner& runner, Role role, std::uint32_t index, std::size_t node)
+      : role(role), index(index), node(node), runner_(runner) {}
   virtual ~Conn() = default;
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
@@ -42,6 +46,7 @@ class Conn {
 
   const Role role;
   const std::uint32_t index;  // pair index of a customer; agent number of an agent
+  const std::size_t node;     // index in Options::ports of the port it connects to
   // An agent's conversations and the pair each belongs to (usually exactly one).
   std::vector<std::pair<std::string, std::uint32_t>> conversations;
   bool failed = false;
@@ -66,8 +71,10 @@ class Runner {
 
   const Options& options() const { return options_; }
   boost::asio::io_context& ioc() { return ioc_; }
-  const boost::asio::ip::tcp::endpoint& endpoint() const { return endpoint_; }
-  const std::string& host_header() const { return host_header_; }
+  const boost::asio::ip::tcp::endpoint& endpoint(std::size_t node) const {
+    return endpoints_[node];
+  }
+  const std::string& host_header(std::size_t node) const { return host_headers_[node]; }
 
  private:
   enum class Phase { agents, customers, running, done, failed };
@@ -95,14 +102,18 @@ class Runner {
   void delivered_to_agent(Pair& p);
   void delivered_to_customer(Pair& p);
   void count_error(std::string_view what);
+  std::size_t customer_node(std::uint32_t pair) const { return pair % endpoints_.size(); }
+  std::size_t agent_node(std::uint32_t pair) const { return (pair + 1) % endpoints_.size(); }
+  // The summed CPU seconds of the server processes, or -1 when one of them cannot be read.
+  double server_cpu_seconds(std::vector<double>& each) const;
   std::string print_result();
 
   boost::asio::io_context& ioc_;
   Options options_;
   TextPool texts_;
-  std::string tag_;  // makes this run's ids unique
-  boost::asio::ip::tcp::endpoint endpoint_;
-  std::string host_header_;
+  std::string tag_;                                        // makes this run's ids unique
+  std::vector<boost::asio::ip::tcp::endpoint> endpoints_;  // one per Options::ports
+  std::vector<std::string> host_headers_;
   Phase phase_ = Phase::agents;
 
   std::vector<Pair> pairs_;
@@ -122,11 +133,13 @@ class Runner {
   // Counted over the measured window (errors: over the whole run).
   std::uint64_t delivered_ = 0, sent_ = 0, acks_ = 0, sla_frames_ = 0, errors_ = 0;
   std::uint64_t logged_errors_ = 0;
+  std::size_t cross_node_pairs_ = 0;  // pairs whose customer and agent are on different ports
   LatencyRecorder to_agent_, to_customer_;
   // Open loop: how late after its scheduled time each customer message was handed to its socket
   // (the generator's own lag, part of every customer -> agent latency it reports).
   LatencyRecorder send_lag_;
   double server_cpu0_ = -1, server_cpu1_ = -1, own_cpu0_ = 0, own_cpu1_ = 0;
+  std::vector<double> server_cpu_each0_, server_cpu_each1_;  // per process, same order
   double redis_cpu0_ = -1, redis_cpu1_ = -1;
   std::string failure_;
 };
