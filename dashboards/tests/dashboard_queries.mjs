@@ -5,8 +5,9 @@
 //     (label_values(...) split into selector and label), annotations;
 //   - Grafana's variables in an expr replaced by concrete values ($shop, $__range, $__rate_interval, ...);
 //   - small process and network helpers: a free loopback port, HTTP GET, a minimal WebSocket client,
-//     child processes with a bounded log, and the gateway started on a free port with a temporary
-//     config.
+//     child processes with a bounded log, a redis-server and one-command Redis client, and the
+//     gateway started on a free port with a temporary config (alone, or as one of several nodes on a
+//     shared redis-server).
 
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -252,6 +253,57 @@ export async function startRedis(dir, { timeoutMs = 5000 } = {}) {
   }
 }
 
+// One Redis command over a fresh connection (RESP): resolves to the reply (a string, a number,
+// null for a nil bulk string, an array of those) or rejects with the error reply.
+export function redisCommand(port, args, { timeoutMs = 2000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let buf = Buffer.alloc(0);
+    const done = (err, value) => { socket.destroy(); if (err) reject(err); else resolve(value); };
+    socket.setTimeout(timeoutMs, () => done(new Error(`redis ${args[0]}: no answer within ${timeoutMs} ms`)));
+    socket.on('error', (e) => done(e));
+    socket.on('connect', () => {
+      const parts = args.map((a) => Buffer.from(String(a), 'utf8'));
+      socket.write(Buffer.concat([Buffer.from(`*${parts.length}\r\n`),
+        ...parts.flatMap((b) => [Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')])]));
+    });
+    // Parses one reply at `at`: [value, next] or null when incomplete.
+    const parse = (at) => {
+      const eol = buf.indexOf('\r\n', at);
+      if (eol < 0) return null;
+      const type = String.fromCharCode(buf[at]);
+      const line = buf.toString('utf8', at + 1, eol);
+      if (type === '+') return [line, eol + 2];
+      if (type === '-') return [new Error(line), eol + 2];
+      if (type === ':') return [Number(line), eol + 2];
+      if (type === '$') {
+        const n = Number(line);
+        if (n < 0) return [null, eol + 2];
+        if (buf.length < eol + 2 + n + 2) return null;
+        return [buf.toString('utf8', eol + 2, eol + 2 + n), eol + 2 + n + 2];
+      }
+      if (type === '*') {
+        const n = Number(line);
+        const items = [];
+        let next = eol + 2;
+        for (let i = 0; i < n; i++) {
+          const r = parse(next);
+          if (!r) return null;
+          items.push(r[0]);
+          next = r[1];
+        }
+        return [n < 0 ? null : items, next];
+      }
+      return [new Error(`unexpected reply ${JSON.stringify(buf.toString('utf8', at, eol))}`), eol + 2];
+    };
+    socket.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const r = parse(0);
+      if (r) done(r[0] instanceof Error ? r[0] : null, r[0]);
+    });
+  });
+}
+
 function redisPing(port) {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
@@ -266,24 +318,29 @@ function redisPing(port) {
 
 // Starts the gateway `bin` on a free loopback port with a temporary config and the given shops
 // (each one YAML flow mapping, an item of `shops:`). With `redis`, a redis-server of its own holds
-// the desk's store and the violation stream (the store's metrics exist only then); without, Redis
-// is off. Resolves once GET /healthz answers 200 (at most healthTimeoutMs) with { port, base,
-// proc, stop({ graceMs }), log() }; stop also stops that Redis and removes the temporary directory.
-export async function startGateway(bin, { shops, writtenBy, redis = false, healthTimeoutMs = 10000 }) {
+// the desk's store and the violation stream (the store's metrics exist only then); with
+// `redisPort`, the redis-server already running on that port does (shared by several gateways,
+// e.g. the nodes of one desk; not stopped here); without either, Redis is off. `extraConfig`:
+// more top-level YAML lines (e.g. 'scale: {enabled: true, lease_ttl: 1s}'); `name`: the log prefix.
+// Resolves once GET /healthz answers 200 (at most healthTimeoutMs) with { port, base, proc,
+// stop({ graceMs }), log() }; stop also stops its own Redis and removes the temporary directory.
+export async function startGateway(bin, { shops, writtenBy, redis = false, redisPort = null, extraConfig = [], name = 'gateway', healthTimeoutMs = 10000 }) {
   if (!fs.existsSync(bin)) throw new Error(`gateway binary ${bin} does not exist (build chatdesk-gateway)`);
   const port = await freePort();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'chatdesk-gateway-'));
   const config = path.join(tmp, 'gateway.yaml');
-  const redisServer = redis ? await startRedis(tmp) : null;
+  const redisServer = redis && !redisPort ? await startRedis(tmp) : null;
+  const redisAt = redisPort ?? redisServer?.port;
   fs.writeFileSync(config, [
     `# written by ${writtenBy}`,
     `listen: {address: 127.0.0.1, port: ${port}}`,
-    redisServer ? `redis: {url: "redis://127.0.0.1:${redisServer.port}"}` : 'redis: {enabled: false}',
+    redisAt ? `redis: {url: "redis://127.0.0.1:${redisAt}"}` : 'redis: {enabled: false}',
+    ...extraConfig,
     'shops:',
     ...shops.map((s) => `  - ${s}`),
     '',
   ].join('\n'));
-  const proc = startProcess(bin, ['--config', config], { name: 'gateway' });
+  const proc = startProcess(bin, ['--config', config], { name });
   const stop = async (opts) => {
     try {
       return await proc.stop(opts);

@@ -24,6 +24,11 @@
 //   - every alert has severity page|ticket, summary, description and a runbook saying what it
 //     means / what to check / what to do, and prometheus/tests has a firing and a not-firing case
 //     for it.
+//   - several gateway nodes (docs/scaling.md): every per-shop series (a family with a shop label) in a
+//     panel, recording or alert rule is summed over the instances before anything else is done with
+//     it: a gauge is the direct operand of sum (sum(g), sum by (shop, ...) (g)), a counter's rate or
+//     increase likewise; never a bare selector, max/min/avg over the nodes, or instance kept in the
+//     grouping.
 //
 // Environment: CHATDESK_GATEWAY_BIN (the gateway, for --live), PROMTOOL (default: promtool on PATH).
 
@@ -263,6 +268,56 @@ class Lint {
     }
   }
 
+  // Several gateway nodes are several instances of job chatdesk (docs/scaling.md). A shop's desk
+  // runs on its home node: only that node reports non-zero per-shop gauges and counts the shop's
+  // counters, the others report 0, and the home may move. So a per-shop series is summed over the
+  // instances first: compared per instance, a node that is not the home ("0 available") would be
+  // joined with the home's queue, and a rate split by a move would be seen in halves.
+  checkAcrossNodes(where, expr) {
+    if (typeof expr !== 'string') return;
+    // String literals and comments blanked (same length), so that positions stay and label values
+    // are not read as names.
+    const text = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`|#[^\n]*/g, (m) => ' '.repeat(m.length));
+    const skipWs = (i) => { while (i < text.length && /\s/.test(text[i])) i++; return i; };
+    const skipPair = (i, open, close) => {
+      if (text[i] !== open) return i;
+      const end = text.indexOf(close, i);
+      return end < 0 ? text.length : end + 1;
+    };
+    for (const m of text.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
+      const name = m[0];
+      const entry = this.series[name];
+      const family = entry && this.exported[entry.family];
+      if (!family || !Object.prototype.hasOwnProperty.call(entry.labels, 'shop')) continue;
+      const counter = family.type !== 'gauge';
+      let before = text.slice(0, m.index).trimEnd();
+      let ok = true;
+      let after = skipWs(skipPair(skipWs(m.index + name.length), '{', '}'));
+      if (counter) {
+        const r = before.match(/\b(rate|increase|irate)\s*\($/);
+        if (!r) ok = false;
+        else {
+          before = before.slice(0, r.index).trimEnd();
+          after = skipWs(skipPair(after, '[', ']'));
+          if (text[after] !== ')') ok = false;
+          after = skipWs(after + 1);
+        }
+      }
+      const agg = ok && before.match(/\bsum\s*(?:\b(by|without)\s*\(([^()]*)\)\s*)?\($/);
+      if (!agg || text[after] !== ')') ok = false;
+      else {
+        const labels = (agg[2] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+        if (agg[1] === 'by' && labels.includes('instance')) ok = false;
+        if (agg[1] === 'without' && !labels.includes('instance')) ok = false;
+      }
+      if (!ok) {
+        this.error(where, `${name} is per shop and reported by every gateway node (non-zero only on the shop's home, which may move): ` +
+          `sum it over the instances first, as the direct operand of sum by (shop, ...) (${counter ? `rate(${name}[...])` : name}) ` +
+          '(docs/scaling.md; dashboards/README.md, "Several nodes")');
+      }
+    }
+  }
+
   checkRules() {
     const names = new Set();
     for (const r of this.recordingRules) {
@@ -274,6 +329,7 @@ class Lint {
         this.error(where, 'not named level:metric:operations');
       }
       this.checkExpr(where, r.expr, { usedBy: `rule ${r.record}` });
+      this.checkAcrossNodes(where, r.expr);
     }
     const alertNames = new Set();
     for (const a of this.alertRules) {
@@ -281,6 +337,7 @@ class Lint {
       if (alertNames.has(a.alert)) this.error(where, 'defined twice');
       alertNames.add(a.alert);
       this.checkExpr(where, a.expr, { usedBy: `alert ${a.alert}` });
+      this.checkAcrossNodes(where, a.expr);
       const sev = a.labels?.severity;
       if (sev !== 'page' && sev !== 'ticket') this.error(where, `severity label must be page or ticket, is ${JSON.stringify(sev)}`);
       for (const k of ['summary', 'description', 'runbook']) {
@@ -367,6 +424,7 @@ class Lint {
     for (const [i, a] of (d.annotations?.list ?? []).entries()) {
       if (a.builtIn) continue;
       this.checkExpr(`${file} annotation ${a.name ?? i}`, a.expr ?? a.target?.expr, { usedBy: `${file} annotation` });
+      this.checkAcrossNodes(`${file} annotation ${a.name ?? i}`, a.expr ?? a.target?.expr);
     }
 
     // Panels (rows hold theirs in "panels" when collapsed).
@@ -403,6 +461,7 @@ class Lint {
         if (typeof t.expr !== 'string' || !t.expr.trim()) { this.error(where(p), `target ${t.refId} has no expr`); continue; }
         withExpr++;
         this.checkExpr(`${where(p)} target ${t.refId}`, t.expr, { usedBy: `${file} ${p.title}` });
+        this.checkAcrossNodes(`${where(p)} target ${t.refId}`, t.expr);
         this.exprs.push({ where: `${where(p)} target ${t.refId}`, expr: t.expr });
       }
       if (withExpr === 0) this.error(where(p), 'no target with an expr');
@@ -665,6 +724,14 @@ function selfTest() {
     }, /ChatdeskGatewayDown: no promtool test case where it fires/],
     ['unused recording rule', (i) => { i.recordingRules.push({ record: 'shop:chatdesk_unused:rate5m', expr: 'sum by (shop) (rate(chatdesk_messages_total[5m]))' }); }, /used by no dashboard/],
     ['badly named recording rule', (i) => { i.recordingRules[0].record = 'greeting_bucket_rate'; }, /level:metric:operations/],
+    ['per-shop gauges compared per node', (i) => {
+      i.alertRules.find((a) => a.alert === 'ChatdeskNoAgentAvailable').expr = 'chatdesk_agents{state="available"} == 0 and on (shop) chatdesk_queue_length > 0';
+    }, /ChatdeskNoAgentAvailable: chatdesk_agents is per shop and reported by every gateway node/],
+    ['per-shop gauge as max over the nodes', (i) => { firstTarget(overview(i)).expr = 'max by (shop) (chatdesk_customers_waiting{shop=~"$shop"})'; }, /chatdesk_customers_waiting is per shop and reported by every gateway node/],
+    ['per-shop rate kept per node', (i) => {
+      i.recordingRules.find((r) => r.record === 'shop:chatdesk_greeting_latency_seconds_count:rate5m').expr = 'sum by (shop, instance) (rate(chatdesk_greeting_latency_seconds_count[5m]))';
+    }, /shop:chatdesk_greeting_latency_seconds_count:rate5m: chatdesk_greeting_latency_seconds_count is per shop/],
+    ['per-shop counter rated without a sum', (i) => { firstTarget(agents(i)).expr = 'increase(chatdesk_greeting_latency_seconds_count{shop=~"$shop"}[$__range])'; }, /chatdesk_greeting_latency_seconds_count is per shop/],
     ['untested recorded series', (i) => { for (const t of i.ruleTests) for (const tc of t.doc.tests ?? []) tc.promql_expr_test = (tc.promql_expr_test ?? []).filter((c) => !c.expr.includes('p99_5m')); }, /no promql_expr_test checks it/],
   ];
   // These need promtool (they evaluate the Score query).
