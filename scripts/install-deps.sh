@@ -9,6 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libhiredis-dev prometheus-cpp-dev catch2
   libyaml-cpp-dev libhowardhinnant-date-dev tzdata libssl-dev
   redis-server prometheus prometheus-alertmanager
+  nginx-light   # scripts/run.sh --nodes and the [nginx] tests: our own nginx (-p, -c), not the service
   chromium fonts-wqy-microhei nodejs npm
   clang libclang-rt-14-dev   # scripts/fuzz.sh: clang and its libFuzzer/sanitizer runtimes
 )
@@ -29,6 +30,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Debian starts the system nginx (port 80, /etc/nginx) on install; chatdesk never uses it, it runs
+  # nginx itself with a config of its own. Stop and disable the service this script just brought.
+  if [[ " ${missing[*]} " == *" nginx-light "* ]]; then
+    if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+      $sudo systemctl disable --now nginx
+    elif [ -s /run/nginx.pid ] && command -v service >/dev/null; then
+      $sudo service nginx stop || true
+    fi
+  fi
 fi
 
 # The browser test's driver (playwright-core drives Debian's /usr/bin/chromium; no browser download).

@@ -18,6 +18,7 @@
 #include "chatdesk/gateway/shop_placement.hpp"
 #include "support/chat_steps.hpp"
 #include "support/gateway_process.hpp"
+#include "support/nginx.hpp"
 #include "support/redis_server.hpp"
 #include "support/ws_client.hpp"
 
@@ -121,53 +122,52 @@ std::vector<std::map<std::string, std::string>> violations(const RedisServer& re
   return chatdesk::test::stream(redis, "chatdesk:violations");
 }
 
-}  // namespace
-
-TEST_CASE(
-    "scale: three nodes are one desk, and a node killed with SIGKILL loses no acked message "
-    "and no deadline",
-    "[integration][scale]") {
-  RedisServer redis({"--appendonly", "yes", "--appendfsync", "everysec"});
+// Redis and three nodes, settled: every shop at the home rendezvous hashing gives it among the
+// three (the first node up holds them all for a moment, and hands each over once its preferred
+// node has been alive for a ttl).
+struct ThreeNodes {
+  ThreeNodes() {
+    for (int i = 0; i < 3; ++i)
+      gw.push_back(std::make_unique<GatewayProcess>(shops_yaml(), node_config(redis)));
+    for (auto& g : gw) ids.push_back(node_id(*g));
+    for (const auto id : ids) REQUIRE(id != 0);
+    Strings all_shops = kDeskShops;
+    all_shops.push_back("greet");
+    REQUIRE(eventually(
+        [&] {
+          for (const auto& shop : all_shops)
+            if (home_of(redis, shop) != chatdesk::gateway::preferred_home(shop, ids)) return false;
+          return true;
+        },
+        10s));
+  }
+  RedisServer redis{{"--appendonly", "yes", "--appendfsync", "everysec"}};
   std::vector<std::unique_ptr<GatewayProcess>> gw;
-  for (int i = 0; i < 3; ++i)
-    gw.push_back(std::make_unique<GatewayProcess>(shops_yaml(), node_config(redis)));
   std::vector<NodeId> ids;
-  for (auto& g : gw) ids.push_back(node_id(*g));
-  for (const auto id : ids) REQUIRE(id != 0);
-  // Every shop settles on the home rendezvous hashing gives it among the three (the first node
-  // up holds them all for a moment, and hands each over once its preferred node has been alive
-  // for a ttl).
-  Strings all_shops = kDeskShops;
-  all_shops.push_back("greet");
-  REQUIRE(eventually(
-      [&] {
-        for (const auto& shop : all_shops)
-          if (home_of(redis, shop) != chatdesk::gateway::preferred_home(shop, ids)) return false;
-        return true;
-      },
-      10s));
+};
 
-  // 12 agents and 200 customers, spread over the nodes (agents and their customers on different
-  // nodes, mostly).
-  std::vector<Agent> agents;
+// The desk's 12 agents (available) and 200 customers; `agent_port(i)`, `customer_port(i)`: where
+// the i-th connects.
+template <typename AgentPort, typename CustomerPort>
+void connect_desk(AgentPort agent_port, CustomerPort customer_port, std::vector<Agent>& agents,
+                  std::vector<Customer>& customers) {
   for (std::size_t s = 0; s < kDeskShops.size(); ++s)
     for (int k = 0; k < kAgentsPerShop; ++k) {
       Agent a;
       a.node = agents.size() % 3;
       a.shop = kDeskShops[s];
       a.id = "agent" + std::to_string(k);
-      a.ws = connect(gw[a.node]->port(), "/ws/agent?shop=" + a.shop + "&agent=" + a.id);
+      a.ws = connect(agent_port(a.node), "/ws/agent?shop=" + a.shop + "&agent=" + a.id);
       a.ws->expect("welcome");
       a.ws->send({{"type", "status"}, {"state", "available"}});
       a.ws->expect("status");
       agents.push_back(std::move(a));
     }
-  std::vector<Customer> customers;
   for (int i = 0; i < kCustomers; ++i) {
     Customer c;
     c.node = static_cast<std::size_t>(i + 1) % 3;
     c.shop = kDeskShops[static_cast<std::size_t>(i) % kDeskShops.size()];
-    c.ws = connect(gw[c.node]->port(), "/ws/customer?shop=" + c.shop);
+    c.ws = connect(customer_port(c.node), "/ws/customer?shop=" + c.shop);
     auto w = c.ws->expect("welcome");
     c.conversation = str(w, "conversation");
     c.id = str(w, "customer");
@@ -175,23 +175,84 @@ TEST_CASE(
     REQUIRE_FALSE(c.conversation.empty());
     customers.push_back(std::move(c));
   }
+}
 
-  // Every agent fills up to its capacity and no further; nobody is assigned twice.
-  std::map<std::string, std::string> owner;  // conversation -> shop/agent
+// Every agent fills up to its capacity and no further; nobody is assigned twice, as the agents'
+// frames and the stored owners say. Returns conversation -> its agent.
+std::map<std::string, Agent*> check_assignments(std::vector<Agent>& agents,
+                                                const RedisServer& redis) {
+  std::map<std::string, Agent*> owner;
   for (auto& a : agents) {
     while (a.owned.size() < static_cast<std::size_t>(kCapacity)) {
       auto f = a.ws->expect("assigned");
       const auto conversation = str(f, "conversation");
       CHECK(a.owned.insert(conversation).second);
-      CHECK(owner.emplace(conversation, a.shop + "/" + a.id).second);
+      CHECK(owner.emplace(conversation, &a).second);
     }
     CHECK(a.ws->silent(200ms, {"desk", "typing", "status"}));
   }
   CHECK(owner.size() == kDeskShops.size() * kAgentsPerShop * kCapacity);
-  for (const auto& [conversation, who] : owner) {
-    INFO("conversation " << conversation << " of " << who);
-    CHECK(stored_owner(redis, conversation) == who.substr(who.find('/') + 1));
+  for (const auto& [conversation, a] : owner) {
+    INFO("conversation " << conversation << " of " << a->shop << "/" << a->id);
+    CHECK(stored_owner(redis, conversation) == a->id);
   }
+  return owner;
+}
+
+// A customer resumes its conversation (through `port`) with every acked message, in order.
+void resume(Customer& c, int port) {
+  c.ws = connect(port, "/ws/customer?shop=" + c.shop + "&customer=" + c.id + "&resume=" + c.resume);
+  auto w = c.ws->expect("welcome");
+  CHECK(str(w, "conversation") == c.conversation);
+  Strings history;
+  for (const auto& m : w.at("history").as_array()) history.push_back(str(m.as_object(), "id"));
+  CHECK(history == c.acked);
+}
+
+// An agent reconnects (through `port`) and gets every conversation it owned back.
+void reconnect(Agent& a, int port) {
+  a.ws = connect(port, "/ws/agent?shop=" + a.shop + "&agent=" + a.id);
+  a.ws->expect("welcome");
+  std::set<std::string> back;
+  while (back.size() < a.owned.size()) back.insert(str(a.ws->expect("assigned"), "conversation"));
+  CHECK(back == a.owned);
+}
+
+// One more message from every assigned customer, acked, and seen by its agent.
+void chat_on(std::vector<Customer>& customers, std::vector<Agent>& agents,
+             const std::map<std::string, Agent*>& agent_of, const std::string& label) {
+  int n = 0;
+  for (auto& c : customers) {
+    if (!agent_of.contains(c.conversation)) continue;
+    const auto id = send_acked(*c.ws, {{"text", "还在吗？"}}, label + std::to_string(n++));
+    REQUIRE_FALSE(id.empty());
+    c.acked.push_back(id);
+  }
+  for (auto& a : agents) {
+    std::size_t seen = 0;
+    while (seen < a.owned.size())
+      if (a.owned.contains(str(a.ws->expect("message"), "conversation"))) ++seen;
+  }
+}
+
+}  // namespace
+
+TEST_CASE(
+    "scale: three nodes are one desk, and a node killed with SIGKILL loses no acked message "
+    "and no deadline",
+    "[integration][scale]") {
+  ThreeNodes nodes;
+  auto& redis = nodes.redis;
+  auto& gw = nodes.gw;
+  const auto& ids = nodes.ids;
+
+  // 12 agents and 200 customers, spread over the nodes (agents and their customers on different
+  // nodes, mostly).
+  std::vector<Agent> agents;
+  std::vector<Customer> customers;
+  const auto port_of = [&](std::size_t node) { return gw[node]->port(); };
+  connect_desk(port_of, port_of, agents, customers);
+  const auto agent_of = check_assignments(agents, redis);
 
   // Per-shop gauges come from the shop's home only: summed over the nodes they are the desk's.
   // A lead on a node that is not the shop's home sees the whole shop.
@@ -218,9 +279,6 @@ TEST_CASE(
 
   // Each assigned customer writes twice, its agent answers once: acked, and in order at the
   // other end, across nodes.
-  std::map<std::string, Agent*> agent_of;
-  for (auto& a : agents)
-    for (const auto& conversation : a.owned) agent_of[conversation] = &a;
   int n = 0;
   for (auto& c : customers) {
     auto found = agent_of.find(c.conversation);
@@ -308,38 +366,16 @@ TEST_CASE(
       }
     }
     c.node = live_node(c.node);
-    c.ws = connect(gw[c.node]->port(),
-                   "/ws/customer?shop=" + c.shop + "&customer=" + c.id + "&resume=" + c.resume);
-    auto w = c.ws->expect("welcome");
-    CHECK(str(w, "conversation") == c.conversation);
-    Strings history;
-    for (const auto& m : w.at("history").as_array()) history.push_back(str(m.as_object(), "id"));
-    CHECK(history == c.acked);
+    resume(c, gw[c.node]->port());
   }
   for (auto& a : agents) {
     const bool moved = home_before[a.shop] == greet_home;
     if (a.node != dead && !moved) continue;
     a.node = live_node(a.node);
-    a.ws = connect(gw[a.node]->port(), "/ws/agent?shop=" + a.shop + "&agent=" + a.id);
-    a.ws->expect("welcome");
-    std::set<std::string> back;
-    while (back.size() < a.owned.size()) back.insert(str(a.ws->expect("assigned"), "conversation"));
-    CHECK(back == a.owned);
+    reconnect(a, gw[a.node]->port());
   }
-  // The desk goes on, on every shop: one more message each way per conversation.
-  n = 0;
-  for (auto& c : customers) {
-    auto found = agent_of.find(c.conversation);
-    if (found == agent_of.end()) continue;
-    const auto id = send_acked(*c.ws, {{"text", "还在吗？"}}, "after" + std::to_string(n++));
-    REQUIRE_FALSE(id.empty());
-    c.acked.push_back(id);
-  }
-  for (auto& a : agents) {
-    std::size_t seen = 0;
-    while (seen < a.owned.size())
-      if (a.owned.contains(str(a.ws->expect("message"), "conversation"))) ++seen;
-  }
+  // The desk goes on, on every shop.
+  chat_on(customers, agents, agent_of, "after");
 
   // Every greeting deadline of the dead node's shop fired exactly once: the warnings before the
   // kill, the breaches after it, on the new home; no violation id twice.
@@ -417,4 +453,57 @@ TEST_CASE("scale: a node stopped with SIGTERM hands its shops over at once, with
   Strings history;
   for (const auto& m : again.at("history").as_array()) history.push_back(str(m.as_object(), "id"));
   CHECK(history == acked);
+}
+
+TEST_CASE(
+    "scale: behind nginx, the clients of a node killed with SIGKILL reconnect through the "
+    "balancer and resume",
+    "[integration][scale][nginx]") {
+  REQUIRE(chatdesk::test::NginxBalancer::available());
+  ThreeNodes nodes;
+  std::vector<int> ports;
+  for (auto& g : nodes.gw) ports.push_back(g->port());
+  chatdesk::test::NginxBalancer lb(ports);
+  // Every client through the balancer, as browsers connect.
+  std::vector<Agent> agents;
+  std::vector<Customer> customers;
+  const auto balancer = [&](std::size_t) { return lb.port(); };
+  connect_desk(balancer, balancer, agents, customers);
+  const auto agent_of = check_assignments(agents, nodes.redis);
+  chat_on(customers, agents, agent_of, "before");
+  // least_conn spread them: every node holds sockets.
+  for (auto& g : nodes.gw)
+    CHECK(chatdesk::test::metric(g->port(), "chatdesk_connections{kind=\"customer\"}") > 0);
+
+  const NodeId dead = nodes.ids[0];
+  nodes.gw[0]->signal(SIGKILL);
+  CHECK(nodes.gw[0]->wait_exit(5s) == 128 + SIGKILL);
+  REQUIRE(eventually(
+      [&] {
+        for (const auto& shop : kDeskShops)
+          if (const auto h = home_of(nodes.redis, shop); h == 0 || h == dead) return false;
+        return true;
+      },
+      5s));
+  // Connections through the dead node end (nginx closes them), and so do those of its shops on
+  // the other nodes (1012) once those see the new homes (every lease_ttl / 5).
+  std::this_thread::sleep_for(kLeaseTtl);
+  std::size_t customers_back = 0, agents_back = 0;
+  for (auto& c : customers) {
+    c.ws->read(10ms);
+    if (!c.ws->closed()) continue;
+    resume(c, lb.port());
+    ++customers_back;
+  }
+  for (auto& a : agents) {
+    a.ws->read(10ms);
+    if (!a.ws->closed()) continue;
+    reconnect(a, lb.port());
+    ++agents_back;
+  }
+  INFO(customers_back << " customers and " << agents_back << " agents reconnected");
+  CHECK(customers_back > 0);
+  CHECK(agents_back > 0);
+  // Everyone, reconnected or not, chats on: nothing acked was lost (the resumes checked it).
+  chat_on(customers, agents, agent_of, "after");
 }
