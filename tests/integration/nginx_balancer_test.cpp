@@ -45,18 +45,7 @@ double customers(const GatewayProcess& gw) {
 class Always503 {
  public:
   Always503() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd_, 16) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      if (fd_ >= 0) ::close(fd_);
-      throw std::runtime_error("503 server cannot listen");
-    }
-    port_ = ntohs(addr.sin_port);
+    fd_ = chatdesk::test::listen_loopback(16, "503 server", port_);
     thread_ = std::thread([this] { loop(); });
   }
   ~Always503() {

@@ -246,24 +246,28 @@ class RedisServer {
   pid_t pid_ = -1;
 };
 
+// A listening socket on a free loopback port (its number in `port`); throws when it cannot be made.
+inline int listen_loopback(int backlog, const char* what, int& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(fd, backlog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error(std::string(what) + " cannot listen");
+  }
+  port = ntohs(addr.sin_port);
+  return fd;
+}
+
 // A loopback port that accepts connections (the kernel completes the handshake) and never
 // answers: a Redis that hangs.
 class SilentServer {
  public:
-  SilentServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd_, 8) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      if (fd_ >= 0) ::close(fd_);
-      throw std::runtime_error("silent server cannot listen");
-    }
-    port_ = ntohs(addr.sin_port);
-  }
+  SilentServer() { fd_ = listen_loopback(8, "silent server", port_); }
   ~SilentServer() { ::close(fd_); }
   SilentServer(const SilentServer&) = delete;
   SilentServer& operator=(const SilentServer&) = delete;
