@@ -75,15 +75,39 @@ ListenConfig read_listen(const Field& field) {
   return c;
 }
 
+// "host:port" with a port of 1 to 65535; the host a name, an IPv4 address or a [bracketed] IPv6
+// one.
+bool is_host_port(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  const std::string_view host = text.substr(0, colon), port = text.substr(colon + 1);
+  if (host.find(':') != std::string_view::npos &&
+      !(host.front() == '[' && host.back() == ']' && host.size() > 2))
+    return false;
+  if (host.find_first_of(" /@") != std::string_view::npos) return false;
+  int value = 0;
+  const auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  return ec == std::errc{} && ptr == port.data() + port.size() && value >= 1 && value <= 65535;
+}
+
 RedisConfig read_redis(const Field& field) {
-  const Section s(field,
-                  {"url", "violations_stream", "maxlen", "spool_size", "spool_dir", "enabled"});
+  const Section s(field, {"url", "cluster", "violations_stream", "maxlen", "spool_size",
+                          "spool_dir", "enabled"});
   RedisConfig c;
   if (auto url = s.get("url")) {
     c.url = yaml::as_string(*url);
     constexpr std::string_view scheme = "redis://";
     if (!c.url.starts_with(scheme) || c.url.size() == scheme.size())
       fail(url->at, "bad url '" + c.url + "' (use redis://host:port)");
+  }
+  if (auto cluster = s.get("cluster")) {
+    for (const auto& node : yaml::elements(*cluster)) {
+      const std::string text = yaml::as_string(node);
+      if (!is_host_port(text))
+        fail(node.at, "bad cluster node '" + yaml::printable(text) + "' (use host:port)");
+      c.cluster.push_back(text);
+    }
+    if (c.cluster.empty()) fail(cluster->at, "list at least one node (host:port), or leave it out");
   }
   read_optional(s, "violations_stream", c.violations_stream, yaml::as_nonempty_string);
   read_optional(s, "maxlen", c.maxlen, integer_at_least(1));
@@ -99,7 +123,18 @@ StorageConfig read_storage(const Field& field) {
   StorageConfig c;
   read_optional(s, "enabled", c.enabled, yaml::as_bool);
   read_optional(s, "transcript_ttl", c.transcript_ttl, positive_duration);
-  read_optional(s, "conversations_stream", c.conversations_stream, yaml::as_nonempty_string);
+  if (auto stream = s.get("conversations_stream")) {
+    c.conversations_stream = yaml::as_nonempty_string(*stream);
+    // Each record's mark must share the stream's slot on a Redis Cluster (docs/storage.md): by the
+    // stream's own hash tag, or with its whole name as the tag, which a '}' would cut short.
+    const auto& name = c.conversations_stream;
+    const auto open = name.find('{');
+    const auto close = open == std::string::npos ? open : name.find('}', open + 1);
+    const bool tagged = close != std::string::npos && close > open + 1;
+    if (!tagged && name.find('}') != std::string::npos)
+      fail(stream->at, "'" + yaml::printable(name) +
+                           "': a '}' only closes a hash tag ({tag}) in a stream's name");
+  }
   read_optional(s, "conversations_maxlen", c.conversations_maxlen, integer_at_least(1));
   read_optional(s, "agent_grace", c.agent_grace, positive_duration);
   return c;

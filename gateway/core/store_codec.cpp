@@ -175,6 +175,19 @@ std::string messages_key(std::string_view conversation) {
 std::string open_key(std::string_view shop) {
   return key("shop:", shop, "open");
 }
+std::string record_mark_key(std::string_view records_stream, std::string_view conversation) {
+  // The cluster spec's hash tag: from the first '{' to the next '}', when not empty.
+  const auto open = records_stream.find('{');
+  const auto close = open == std::string_view::npos ? open : records_stream.find('}', open + 1);
+  const bool tagged = close != std::string_view::npos && close > open + 1;
+  std::string k;
+  if (tagged)
+    k.append(records_stream);
+  else
+    k.append("{").append(records_stream).append("}");
+  k.append(":recorded:").append(conversation);
+  return k;
+}
 std::string agents_key(std::string_view shop) {
   return key("shop:", shop, "agents");
 }

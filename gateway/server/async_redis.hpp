@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "chatdesk/monitor/violation_writer.hpp"
+#include "redis_pipeline.hpp"
 
 struct redisAsyncContext;
 
@@ -65,28 +66,30 @@ struct AsyncRedisOptions {
   std::chrono::milliseconds backoff_max{1000};
 };
 
-class AsyncRedis {
+class AsyncRedis final : public RedisPipeline {
  public:
   // Nothing happens until start(). `ioc` must outlive this object.
   AsyncRedis(boost::asio::io_context& ioc, monitor::RedisEndpoint endpoint,
              AsyncRedisOptions options = {});
   // Disconnects at once, like stop(); the batches still pending complete (posted) with
   // operation_aborted, if the io_context runs again.
-  ~AsyncRedis();
+  ~AsyncRedis() override;
   AsyncRedis(const AsyncRedis&) = delete;
   AsyncRedis& operator=(const AsyncRedis&) = delete;
 
   // Connects in the background, then after any failure reconnects with backoff, until stop().
   // A host name is resolved synchronously (getaddrinfo) at each attempt: prefer an address.
-  void start();
+  void start() override;
   // Disconnects; the batches pending complete with operation_aborted. start() may follow.
-  void stop();
+  void stop() override;
   // Connected, and AUTH/SELECT (when the endpoint asks for them) answered OK. Without AUTH/SELECT
   // this is the TCP connection: a server that hangs is found by io_timeout.
-  bool connected() const { return state_ == State::ready; }
+  bool connected() const override { return state_ == State::ready; }
   // Called (posted, on the io_context thread) on every change of connected(): true once a
   // (re)connection is ready, false when it is lost.
-  void on_connection(std::function<void(bool)> callback) { on_connection_ = std::move(callback); }
+  void on_connection(std::function<void(bool)> callback) override {
+    on_connection_ = std::move(callback);
+  }
 
   // Sends every command of `batch` pipelined in one write (one round trip); `batch` may be reused
   // as soon as send() returns. `done(ec, replies)` is called exactly once, posted on the
@@ -96,12 +99,12 @@ class AsyncRedis {
   // not_connected (sent while not connected), connection_reset (the connection was lost),
   // timed_out (unanswered for io_timeout; the connection is dropped) or operation_aborted
   // (stop() or the destructor). Replies are valid only during the call.
-  using Done = std::function<void(const boost::system::error_code&, std::span<redisReply* const>)>;
-  void send(const RedisBatch& batch, Done done);
+  using Done = RedisPipeline::Done;
+  void send(const RedisBatch& batch, Done done) override;
 
   // For benchmarks and tests: batches and commands sent since construction.
-  std::uint64_t round_trips() const { return round_trips_; }
-  std::uint64_t commands() const { return commands_; }
+  std::uint64_t round_trips() const override { return round_trips_; }
+  std::uint64_t commands() const override { return commands_; }
 
  private:
   struct Connection;  // one hiredis context and its Asio adapter

@@ -1,5 +1,7 @@
 #include "async_redis_cluster.hpp"
 
+#include "chatdesk/monitor/blocking_redis.hpp"
+
 #include <algorithm>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
@@ -70,40 +72,6 @@ constexpr std::string_view kUnsupported =
     "ERR this command cannot be routed in a Redis Cluster batch (refused by the gateway, not sent)";
 constexpr std::string_view kMalformed = "ERR malformed command (refused by the gateway, not sent)";
 
-// The ranges of a CLUSTER SLOTS reply: [first, last, [host, port, id, …], replicas…] each. An
-// empty or unknown ("?") host is the address `reached` was reached at. nullopt when well formed.
-std::optional<std::string> parse_slots(const redisReply& r, const ClusterNode& reached,
-                                       std::vector<ClusterSlotMap::Range>& ranges) {
-  if (r.type == REDIS_REPLY_ERROR) return std::string(text_of(r));
-  if (r.type != REDIS_REPLY_ARRAY) return "CLUSTER SLOTS did not answer an array";
-  ranges.clear();
-  for (std::size_t i = 0; i < r.elements; ++i) {
-    const redisReply* e = r.element[i];
-    if (!e || e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
-        e->element[0]->type != REDIS_REPLY_INTEGER || e->element[1]->type != REDIS_REPLY_INTEGER ||
-        e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2)
-      return "CLUSTER SLOTS: malformed entry";
-    const redisReply* master = e->element[2];
-    const redisReply* host = master->element[0];
-    const redisReply* port = master->element[1];
-    if (port->type != REDIS_REPLY_INTEGER ||
-        (host->type != REDIS_REPLY_STRING && host->type != REDIS_REPLY_NIL))
-      return "CLUSTER SLOTS: malformed master";
-    const long long first = e->element[0]->integer, last = e->element[1]->integer;
-    if (first < 0 || last < first || last >= monitor::cluster_slot_count || port->integer <= 0 ||
-        port->integer > 65535)
-      return "CLUSTER SLOTS: slot range or port out of bounds";
-    ClusterSlotMap::Range range;
-    range.first = static_cast<std::uint16_t>(first);
-    range.last = static_cast<std::uint16_t>(last);
-    const std::string_view h = host->type == REDIS_REPLY_STRING ? text_of(*host) : "";
-    range.master.host = h.empty() || h == "?" ? reached.host : std::string(h);
-    range.master.port = static_cast<int>(port->integer);
-    ranges.push_back(std::move(range));
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 AsyncRedisCluster::Request::~Request() {
@@ -140,12 +108,7 @@ AsyncRedisCluster::~AsyncRedisCluster() {
 }
 
 monitor::RedisEndpoint AsyncRedisCluster::endpoint_of(const ClusterNode& node) const {
-  monitor::RedisEndpoint e;
-  e.host = node.host;
-  e.port = node.port;
-  e.user = seeds_.front().user;
-  e.password = seeds_.front().password;
-  return e;
+  return monitor::endpoint_of(node, seeds_.front());
 }
 
 // --- start, stop, connection state -----------------------------------------------------------
@@ -597,7 +560,7 @@ void AsyncRedisCluster::slots_answer(const ClusterNode& reached, const error_cod
   else if (replies.size() != 1)
     bad = "no reply to CLUSTER SLOTS";
   else
-    bad = parse_slots(*replies[0], reached, ranges);
+    bad = monitor::parse_cluster_slots(*replies[0], reached, ranges);
   if (!bad) bad = map_.assign(ranges);
   if (bad) {
     last_failure_ = reached.host + ':' + std::to_string(reached.port) + ": " + std::move(*bad);
@@ -646,6 +609,14 @@ void AsyncRedisCluster::log_failure(std::string_view what, std::string_view why)
   failing_ = true;
   std::cerr << "chatdesk-gateway: redis cluster: " << what << " (" << why
             << "); retrying with backoff up to " << options_.backoff_max.count() << " ms\n";
+}
+
+std::unique_ptr<RedisPipeline> make_redis_pipeline(boost::asio::io_context& ioc,
+                                                   const monitor::RedisEndpoint& endpoint,
+                                                   const std::vector<monitor::RedisEndpoint>& seeds,
+                                                   const AsyncRedisOptions& options) {
+  if (seeds.empty()) return std::make_unique<AsyncRedis>(ioc, endpoint, options);
+  return std::make_unique<AsyncRedisCluster>(ioc, seeds, options);
 }
 
 }  // namespace chatdesk::gateway

@@ -59,7 +59,7 @@
 
 namespace chatdesk::gateway {
 
-class AsyncRedisCluster {
+class AsyncRedisCluster final : public RedisPipeline {
  public:
   // Redirections one command follows before its MOVED/ASK error reply is given back as is.
   static constexpr int kMaxRedirections = 5;
@@ -72,33 +72,30 @@ class AsyncRedisCluster {
                     AsyncRedisOptions options = {});
   // Disconnects at once, like stop(); the batches still pending complete (posted) with
   // operation_aborted, if the io_context runs again.
-  ~AsyncRedisCluster();
+  ~AsyncRedisCluster() override;
   AsyncRedisCluster(const AsyncRedisCluster&) = delete;
   AsyncRedisCluster& operator=(const AsyncRedisCluster&) = delete;
 
   // Learns the slot map (retrying with backoff until it does) and connects to every master;
   // each master connection reconnects with backoff by itself, until stop().
-  void start();
+  void start() override;
   // Disconnects; the batches pending complete with operation_aborted. start() may follow.
-  void stop();
+  void stop() override;
   // Every slot has a master and every master's connection is ready.
-  bool connected() const { return connected_; }
+  bool connected() const override { return connected_; }
   // Called (posted, on the io_context thread) on every change of connected().
-  void on_connection(std::function<void(bool)> callback) { on_connection_ = std::move(callback); }
+  void on_connection(std::function<void(bool)> callback) override {
+    on_connection_ = std::move(callback);
+  }
 
-  // As AsyncRedis::send: `batch` may be reused as soon as send() returns; `done(ec, replies)` is
-  // called exactly once, posted, in the order batches were sent, with ec == {} and one non-null
-  // reply per command in command order (an error reply, including a local refusal, is a
-  // REDIS_REPLY_ERROR entry), or with an error ec and no replies: not_connected,
-  // connection_reset, timed_out or operation_aborted (see the class comment). Replies are valid
-  // only during the call.
-  using Done = AsyncRedis::Done;
-  void send(const RedisBatch& batch, Done done);
+  // RedisPipeline::send; a command refused locally (see the class comment) is an error reply.
+  using Done = RedisPipeline::Done;
+  void send(const RedisBatch& batch, Done done) override;
 
   // For benchmarks and tests: round trips to masters (one per master a batch touches, one per
   // redirection) and commands written (ASKING and the copies to every master included).
-  std::uint64_t round_trips() const { return round_trips_; }
-  std::uint64_t commands() const { return commands_; }
+  std::uint64_t round_trips() const override { return round_trips_; }
+  std::uint64_t commands() const override { return commands_; }
   // Round trips resent after MOVED or ASK (the commands of one round trip redirected to one node
   // go in one).
   std::uint64_t redirections() const { return redirections_; }

@@ -8,19 +8,16 @@ namespace net = boost::asio;
 
 namespace {
 
-// Writes a conversation's record exactly once: the flag in its state hash is set in the same
-// script that appends the record, so a retried write finds it set and appends nothing. It also
-// closes the conversation: out of the shop's open set, state and transcript kept for
-// storage.transcript_ttl. KEYS: state, messages, open set, records stream. ARGV: ttl ms, id,
-// maxlen, then the record's field/value pairs. (On a Redis Cluster these keys are in different
-// slots: docs/storage.md, "Cluster".)
+// Appends a conversation's record exactly once: the mark is set in the same script that appends
+// the record, so a retried write finds it and appends nothing. Both keys are in the records
+// stream's slot (store::record_mark_key), so this runs on a Redis Cluster too; the rest of the
+// conversation's ending (its state's `recorded` flag and expiry, its leaving the shop's open
+// set) are idempotent commands of their own slots. KEYS: mark, records stream. ARGV: mark ttl
+// ms, maxlen, then the record's field/value pairs.
 constexpr std::string_view kRecordScript = R"lua(
-if redis.call('HSETNX', KEYS[1], 'recorded', '1') == 1 then
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
 end
-redis.call('ZREM', KEYS[3], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
 return 1
 )lua";
 
@@ -42,7 +39,8 @@ bool already_stored(const std::string& error) {
 }  // namespace
 
 RedisDeskStore::RedisDeskStore(net::io_context& ioc, const config::Config& config,
-                               const Clock& clock, AsyncRedis& redis, Desk& desk, OutputGate& gate)
+                               const Clock& clock, RedisPipeline& redis, Desk& desk,
+                               OutputGate& gate)
     : ioc_(ioc),
       config_(config),
       clock_(clock),
@@ -124,7 +122,7 @@ void RedisDeskStore::completed(const boost::system::error_code& ec,
   in_flight_->sent = false;
   if (ec) {
     // The connection went; connection_changed(true) sends it again. Unless it never went down
-    // for AsyncRedis (a send raced its loss), then again shortly.
+    // for the pipeline (a send raced its loss), then again shortly.
     if (redis_.connected()) retry_soon();
     return;
   }
@@ -186,21 +184,27 @@ void RedisDeskStore::ended(const StoredConversation& state,
   std::string ttl;
   set_number(ttl, config_.storage.transcript_ttl.count());
   set_number(maxlen_, static_cast<std::int64_t>(config_.storage.conversations_maxlen));
-  const std::string state_key = store::state_key(state.id);
-  const std::string messages_key = store::messages_key(state.id);
-  const std::string open_key = store::open_key(state.shop);
+  const std::string mark_key =
+      store::record_mark_key(config_.storage.conversations_stream, state.id);
   args_.clear();
   for (std::string_view a :
-       {std::string_view("EVAL"), kRecordScript, std::string_view("4"), std::string_view(state_key),
-        std::string_view(messages_key), std::string_view(open_key),
+       {std::string_view("EVAL"), kRecordScript, std::string_view("2"), std::string_view(mark_key),
         std::string_view(config_.storage.conversations_stream), std::string_view(ttl),
-        std::string_view(state.id), std::string_view(maxlen_)})
+        std::string_view(maxlen_)})
     args_.push_back(a);
   for (const auto& [name, value] : fields) {
     args_.push_back(name);
     args_.push_back(value);
   }
   next_.add(args_);
+  // Then the conversation ends in its own slots. A crash between these commands leaves only
+  // idempotent ones for the retry (or, after a restart, for the conversation's next ending).
+  key_ = store::state_key(state.id);
+  key2_ = store::messages_key(state.id);
+  next_.add({"HSET", key_, "recorded", "1"});
+  next_.add({"PEXPIRE", key_, ttl});
+  next_.add({"PEXPIRE", key2_, ttl});
+  next_.add({"ZREM", store::open_key(state.shop), state.id});
 }
 
 void RedisDeskStore::agent(std::string_view shop, std::string_view agent,

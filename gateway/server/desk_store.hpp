@@ -27,14 +27,14 @@ namespace chatdesk::gateway {
 class RedisDeskStore final : private DeskChangeSink {
  public:
   RedisDeskStore(boost::asio::io_context& ioc, const config::Config& config, const Clock& clock,
-                 AsyncRedis& redis, Desk& desk, OutputGate& gate);
+                 RedisPipeline& redis, Desk& desk, OutputGate& gate);
 
   // Starts the heartbeat (the moment the gateway was last alive, for the downtime at a restart).
   void start();
   void stop();
   // After a loop turn: writes what the desk changed (or releases output that needed no write).
   void flush();
-  // From AsyncRedis::on_connection.
+  // From RedisPipeline::on_connection.
   void connection_changed(bool up);
 
   bool available() const { return redis_.connected(); }
@@ -66,7 +66,7 @@ class RedisDeskStore final : private DeskChangeSink {
   boost::asio::io_context& ioc_;
   const config::Config& config_;
   const Clock& clock_;
-  AsyncRedis& redis_;
+  RedisPipeline& redis_;
   Desk& desk_;
   OutputGate& gate_;
   boost::asio::steady_timer retry_timer_;

@@ -104,9 +104,12 @@ void Gateway::State::start_store() {
   auto endpoint = monitor::parse_redis_url(config.redis.url);
   if (!endpoint) throw std::runtime_error("redis: bad url");
   endpoint_ = *endpoint;
+  const auto seeds = monitor::cluster_seeds(config.redis);
+  if (!seeds) throw std::runtime_error("redis: with redis.cluster, redis.url must name db 0");
+  cluster_seeds_ = *seeds;
   desk.attach_store();
   desk.set_accepting(false);  // until the desk is loaded and Redis answers
-  redis = std::make_unique<AsyncRedis>(ioc, *endpoint);
+  redis = make_redis_pipeline(ioc, *endpoint, cluster_seeds_, {});
   store = std::make_unique<RedisDeskStore>(ioc, config, clock, *redis, desk, *gate);
   redis->on_connection([this, endpoint = *endpoint](bool up) {
     // Several nodes: nothing is loaded at start; each shop is, when its lease is gained.

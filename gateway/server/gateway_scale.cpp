@@ -38,7 +38,7 @@ constexpr std::chrono::milliseconds kInboxBlock{1000};
 void Gateway::State::start_scale(const monitor::RedisEndpoint& endpoint) {
   AsyncRedisOptions reader;
   reader.io_timeout = kInboxBlock + std::chrono::seconds(2);
-  inbox_redis = std::make_unique<AsyncRedis>(ioc, endpoint, reader);
+  inbox_redis = make_redis_pipeline(ioc, endpoint, cluster_seeds_, reader);
   std::vector<std::string> shops;
   for (const auto& shop : config.shops) shops.push_back(shop.id);
   lease_keeper = std::make_unique<LeaseKeeper>(ioc, *redis, LeaseTiming(config.scale.lease_ttl),

@@ -16,12 +16,14 @@
 #include <unordered_set>
 
 #include "async_redis.hpp"
+#include "async_redis_cluster.hpp"
 #include "chatdesk/config/config.hpp"
 #include "chatdesk/gateway/desk.hpp"
 #include "chatdesk/gateway/gateway.hpp"
 #include "chatdesk/gateway/lead_feed.hpp"
 #include "chatdesk/gateway/node_sessions.hpp"
 #include "chatdesk/gateway/output_gate.hpp"
+#include "chatdesk/monitor/blocking_redis.hpp"
 #include "chatdesk/monitor/desk_metrics.hpp"
 #include "chatdesk/monitor/prometheus_sla_sink.hpp"
 #include "chatdesk/monitor/sla_engine.hpp"
@@ -132,11 +134,11 @@ struct Gateway::State final : DeskOutput {
   monitor::SlaEngine engine;
   Desk desk;
   LeadFeed leads;
-  std::unique_ptr<AsyncRedis> redis;
+  std::unique_ptr<RedisPipeline> redis;
   std::unique_ptr<RedisDeskStore> store;
   // Several nodes (config.scale): the leases, the inbox on its own connection (its XREAD
   // blocks), and where each session's events go; `nodes` once this node has its id.
-  std::unique_ptr<AsyncRedis> inbox_redis;
+  std::unique_ptr<RedisPipeline> inbox_redis;
   std::unique_ptr<LeaseKeeper> lease_keeper;
   std::unique_ptr<NodeInbox> inbox;
   std::optional<NodeSessions> nodes;
@@ -174,8 +176,9 @@ struct Gateway::State final : DeskOutput {
   void close_taken(const NodeSessions::Taken& taken);
   void schedule_bus_flush();
   monitor::RedisEndpoint endpoint_;
-  std::unordered_set<std::string> ready_shops_;  // held and loaded
-  std::vector<std::string> to_load_;             // held, not loaded yet (Redis failed)
+  std::vector<monitor::RedisEndpoint> cluster_seeds_;  // empty: one Redis (redis.url)
+  std::unordered_set<std::string> ready_shops_;        // held and loaded
+  std::vector<std::string> to_load_;                   // held, not loaded yet (Redis failed)
   bool bus_flush_posted_ = false;
   bool leases_released_ = false;
   bool releasing_ = false;

@@ -71,7 +71,7 @@ std::optional<NodeId> holder_of(const redisReply* reply) {
 
 }  // namespace
 
-LeaseKeeper::LeaseKeeper(boost::asio::io_context& ioc, AsyncRedis& redis, LeaseTiming timing,
+LeaseKeeper::LeaseKeeper(boost::asio::io_context& ioc, RedisPipeline& redis, LeaseTiming timing,
                          std::vector<std::string> shops)
     : ioc_(ioc),
       redis_(redis),

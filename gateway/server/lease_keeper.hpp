@@ -30,7 +30,7 @@ class LeaseKeeper {
   using Changed =
       std::function<void(std::span<const std::string> lost, std::span<const std::string> gained)>;
 
-  LeaseKeeper(boost::asio::io_context& ioc, AsyncRedis& redis, LeaseTiming timing,
+  LeaseKeeper(boost::asio::io_context& ioc, RedisPipeline& redis, LeaseTiming timing,
               std::vector<std::string> shops);
   ~LeaseKeeper();
   LeaseKeeper(const LeaseKeeper&) = delete;
@@ -72,7 +72,7 @@ class LeaseKeeper {
   void report(std::vector<std::string> gained);
 
   boost::asio::io_context& ioc_;
-  AsyncRedis& redis_;
+  RedisPipeline& redis_;
   LeaseTiming timing_;
   std::vector<std::string> shops_;
   NodeId node_ = 0;

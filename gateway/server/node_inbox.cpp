@@ -16,7 +16,7 @@ std::string node_inbox_key(NodeId node) {
   return "chatdesk:inbox:{node:" + std::to_string(node) + "}";
 }
 
-NodeInbox::NodeInbox(boost::asio::io_context& ioc, AsyncRedis& sender, AsyncRedis& reader,
+NodeInbox::NodeInbox(boost::asio::io_context& ioc, RedisPipeline& sender, RedisPipeline& reader,
                      NodeId self, std::chrono::milliseconds block)
     : sender_(sender),
       reader_(reader),

@@ -42,7 +42,7 @@ class NodeInbox {
 
   // `sender` may be shared with other users (the store); `reader` must be this inbox's own, with
   // an io_timeout above `block`.
-  NodeInbox(boost::asio::io_context& ioc, AsyncRedis& sender, AsyncRedis& reader, NodeId self,
+  NodeInbox(boost::asio::io_context& ioc, RedisPipeline& sender, RedisPipeline& reader, NodeId self,
             std::chrono::milliseconds block = std::chrono::milliseconds(1000));
   ~NodeInbox();
   NodeInbox(const NodeInbox&) = delete;
@@ -78,8 +78,8 @@ class NodeInbox {
   void send_pending();
   void read();
 
-  AsyncRedis& sender_;
-  AsyncRedis& reader_;
+  RedisPipeline& sender_;
+  RedisPipeline& reader_;
   NodeId self_;
   std::chrono::milliseconds block_;
   std::string key_;

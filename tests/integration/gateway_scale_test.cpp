@@ -1,4 +1,5 @@
-// Several gateway nodes sharing one desk through a real redis-server (docs/scaling.md): customers
+// Several gateway nodes sharing one desk through a real redis-server, and the same through a real
+// 3-master Redis Cluster (docs/scaling.md): customers
 // and agents spread over three nodes are one desk (every message in order and acked, capacity
 // kept, no customer assigned twice, checked from the agents' frames and from Redis); a node
 // killed with SIGKILL loses its shops' leases to the others within scale.lease_ttl, its clients
@@ -19,6 +20,7 @@
 #include "support/chat_steps.hpp"
 #include "support/gateway_process.hpp"
 #include "support/nginx.hpp"
+#include "support/redis_cluster.hpp"
 #include "support/redis_server.hpp"
 #include "support/ws_client.hpp"
 
@@ -26,6 +28,7 @@ namespace {
 
 using chatdesk::test::eventually;
 using chatdesk::test::GatewayProcess;
+using chatdesk::test::RedisCluster;
 using chatdesk::test::RedisServer;
 using chatdesk::test::send_acked;
 using chatdesk::test::str;
@@ -56,8 +59,48 @@ std::string shops_yaml() {
   return yaml;
 }
 
-std::string node_config(const RedisServer& redis) {
-  return "redis: {url: \"" + redis.url() + "\", violations_stream: \"chatdesk:violations\"}\n" +
+// The desk's Redis: one redis-server, or a real 3-master Redis Cluster (the same suite runs on
+// both). command() runs a one-key command where that key lives.
+class DeskRedis {
+ public:
+  enum class Kind { server, cluster };
+  explicit DeskRedis(Kind kind) {
+    if (kind == Kind::cluster)
+      cluster_ = std::make_unique<RedisCluster>();
+    else
+      server_ = std::make_unique<RedisServer>(
+          std::vector<std::string>{"--appendonly", "yes", "--appendfsync", "everysec"});
+  }
+  chatdesk::test::RedisReply command(const std::vector<std::string>& args) const {
+    return cluster_ ? cluster_->command(args) : server_->command(args);
+  }
+  // DBSIZE of each master (of the one server).
+  std::vector<long long> keys_per_node() const {
+    if (!cluster_) return {server_->command({"DBSIZE"})->integer};
+    std::vector<long long> keys;
+    for (int i = 0; i < cluster_->size(); ++i)
+      keys.push_back(cluster_->node(i).command({"DBSIZE"})->integer);
+    return keys;
+  }
+  // The gateway's redis: section.
+  std::string config() const {
+    if (cluster_)
+      return "redis: {cluster: " + cluster_->seeds_yaml() +
+             ", violations_stream: \"chatdesk:violations\"}\n";
+    return "redis: {url: \"" + server_->url() + "\", violations_stream: \"chatdesk:violations\"}\n";
+  }
+
+ private:
+  std::unique_ptr<RedisServer> server_;
+  std::unique_ptr<RedisCluster> cluster_;
+};
+
+std::string reply_string(const chatdesk::test::RedisReply& r) {
+  return r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "(not a string)";
+}
+
+std::string node_config(const DeskRedis& redis) {
+  return redis.config() +
          "storage: {enabled: true, agent_grace: 60s}\n"
          "scale: {enabled: true, lease_ttl: 1s}\n"
          "limits: {max_connections_per_ip: 1000, message_rate: {per_second: 1000, burst: "
@@ -74,6 +117,29 @@ std::unique_ptr<WsClient> connect(int port, const std::string& target) {
     } catch (const std::exception&) {
       if (std::chrono::steady_clock::now() > deadline) throw;
       std::this_thread::sleep_for(50ms);
+    }
+  }
+}
+
+// Connects until welcomed: a session closed with 1012 before its welcome met a shop between two
+// homes (a node learns a new home at its next lease check, up to lease_ttl / 5 after Redis has
+// it), and reconnects, as the consoles do. Any other close is a failure.
+struct Welcomed {
+  std::unique_ptr<WsClient> ws;
+  boost::json::object welcome;
+};
+Welcomed connect_welcomed(int port, const std::string& target) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (;;) {
+    auto ws = connect(port, target);
+    try {
+      auto welcome = ws->expect("welcome");
+      return {std::move(ws), std::move(welcome)};
+    } catch (const std::exception&) {
+      if (!ws->closed() || ws->close_code() != 1012 || std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error(
+            "no welcome on " + target +
+            (ws->closed() ? ", closed with " + std::to_string(ws->close_code()) : ""));
     }
   }
 }
@@ -102,7 +168,7 @@ NodeId node_id(const GatewayProcess& gw) {
 }
 
 // The node holding `shop`'s lease, 0 when none.
-NodeId home_of(const RedisServer& redis, const std::string& shop) {
+NodeId home_of(const DeskRedis& redis, const std::string& shop) {
   auto r = redis.command({"GET", "chatdesk:{shop:" + shop + "}:lease"});
   if (r->type != REDIS_REPLY_STRING) return 0;
   return static_cast<NodeId>(std::stoul(std::string(r->str, r->len)));
@@ -110,7 +176,7 @@ NodeId home_of(const RedisServer& redis, const std::string& shop) {
 
 // The owner in a conversation's stored state (docs/storage.md: one packed field, `|`-separated,
 // shop, customer, secret hash, owner, ...).
-std::string stored_owner(const RedisServer& redis, const std::string& conversation) {
+std::string stored_owner(const DeskRedis& redis, const std::string& conversation) {
   auto r = redis.command({"HGET", "chatdesk:{" + conversation + "}:state", "state"});
   if (r->type != REDIS_REPLY_STRING) return "(no state)";
   std::string_view packed(r->str, r->len);
@@ -118,7 +184,7 @@ std::string stored_owner(const RedisServer& redis, const std::string& conversati
   return std::string(packed.substr(0, packed.find('|')));
 }
 
-std::vector<std::map<std::string, std::string>> violations(const RedisServer& redis) {
+std::vector<std::map<std::string, std::string>> violations(const DeskRedis& redis) {
   return chatdesk::test::stream(redis, "chatdesk:violations");
 }
 
@@ -126,7 +192,7 @@ std::vector<std::map<std::string, std::string>> violations(const RedisServer& re
 // three (the first node up holds them all for a moment, and hands each over once its preferred
 // node has been alive for a ttl).
 struct ThreeNodes {
-  ThreeNodes() {
+  explicit ThreeNodes(DeskRedis::Kind kind) : redis(kind) {
     for (int i = 0; i < 3; ++i)
       gw.push_back(std::make_unique<GatewayProcess>(shops_yaml(), node_config(redis)));
     for (auto& g : gw) ids.push_back(node_id(*g));
@@ -141,7 +207,7 @@ struct ThreeNodes {
         },
         10s));
   }
-  RedisServer redis{{"--appendonly", "yes", "--appendfsync", "everysec"}};
+  DeskRedis redis;
   std::vector<std::unique_ptr<GatewayProcess>> gw;
   std::vector<NodeId> ids;
 };
@@ -157,8 +223,7 @@ void connect_desk(AgentPort agent_port, CustomerPort customer_port, std::vector<
       a.node = agents.size() % 3;
       a.shop = kDeskShops[s];
       a.id = "agent" + std::to_string(k);
-      a.ws = connect(agent_port(a.node), "/ws/agent?shop=" + a.shop + "&agent=" + a.id);
-      a.ws->expect("welcome");
+      a.ws = connect_welcomed(agent_port(a.node), "/ws/agent?shop=" + a.shop + "&agent=" + a.id).ws;
       a.ws->send({{"type", "status"}, {"state", "available"}});
       a.ws->expect("status");
       agents.push_back(std::move(a));
@@ -167,8 +232,8 @@ void connect_desk(AgentPort agent_port, CustomerPort customer_port, std::vector<
     Customer c;
     c.node = static_cast<std::size_t>(i + 1) % 3;
     c.shop = kDeskShops[static_cast<std::size_t>(i) % kDeskShops.size()];
-    c.ws = connect(customer_port(c.node), "/ws/customer?shop=" + c.shop);
-    auto w = c.ws->expect("welcome");
+    auto [ws, w] = connect_welcomed(customer_port(c.node), "/ws/customer?shop=" + c.shop);
+    c.ws = std::move(ws);
     c.conversation = str(w, "conversation");
     c.id = str(w, "customer");
     c.resume = str(w, "resume");
@@ -180,7 +245,7 @@ void connect_desk(AgentPort agent_port, CustomerPort customer_port, std::vector<
 // Every agent fills up to its capacity and no further; nobody is assigned twice, as the agents'
 // frames and the stored owners say. Returns conversation -> its agent.
 std::map<std::string, Agent*> check_assignments(std::vector<Agent>& agents,
-                                                const RedisServer& redis) {
+                                                const DeskRedis& redis) {
   std::map<std::string, Agent*> owner;
   for (auto& a : agents) {
     while (a.owned.size() < static_cast<std::size_t>(kCapacity)) {
@@ -201,8 +266,9 @@ std::map<std::string, Agent*> check_assignments(std::vector<Agent>& agents,
 
 // A customer resumes its conversation (through `port`) with every acked message, in order.
 void resume(Customer& c, int port) {
-  c.ws = connect(port, "/ws/customer?shop=" + c.shop + "&customer=" + c.id + "&resume=" + c.resume);
-  auto w = c.ws->expect("welcome");
+  auto [ws, w] = connect_welcomed(
+      port, "/ws/customer?shop=" + c.shop + "&customer=" + c.id + "&resume=" + c.resume);
+  c.ws = std::move(ws);
   CHECK(str(w, "conversation") == c.conversation);
   Strings history;
   for (const auto& m : w.at("history").as_array()) history.push_back(str(m.as_object(), "id"));
@@ -211,8 +277,7 @@ void resume(Customer& c, int port) {
 
 // An agent reconnects (through `port`) and gets every conversation it owned back.
 void reconnect(Agent& a, int port) {
-  a.ws = connect(port, "/ws/agent?shop=" + a.shop + "&agent=" + a.id);
-  a.ws->expect("welcome");
+  a.ws = connect_welcomed(port, "/ws/agent?shop=" + a.shop + "&agent=" + a.id).ws;
   std::set<std::string> back;
   while (back.size() < a.owned.size()) back.insert(str(a.ws->expect("assigned"), "conversation"));
   CHECK(back == a.owned);
@@ -235,13 +300,10 @@ void chat_on(std::vector<Customer>& customers, std::vector<Agent>& agents,
   }
 }
 
-}  // namespace
-
-TEST_CASE(
-    "scale: three nodes are one desk, and a node killed with SIGKILL loses no acked message "
-    "and no deadline",
-    "[integration][scale]") {
-  ThreeNodes nodes;
+// Three nodes are one desk, and a node killed with SIGKILL loses no acked message and no
+// deadline.
+void one_desk_through_a_kill(DeskRedis::Kind kind) {
+  ThreeNodes nodes(kind);
   auto& redis = nodes.redis;
   auto& gw = nodes.gw;
   const auto& ids = nodes.ids;
@@ -270,8 +332,7 @@ TEST_CASE(
           static_cast<double>(shop_customers));
     std::size_t edge = 0;
     while (ids[edge] == home_of(redis, shop)) ++edge;
-    auto lead = connect(gw[edge]->port(), "/ws/lead?shop=" + shop);
-    lead->expect("welcome");
+    auto lead = connect_welcomed(gw[edge]->port(), "/ws/lead?shop=" + shop).ws;
     auto snapshot = lead->expect("snapshot");
     CHECK(snapshot.at("queue").to_number<std::size_t>() == queued);
     CHECK(snapshot.at("conversations").as_array().size() == shop_customers);
@@ -320,8 +381,8 @@ TEST_CASE(
     Customer c;
     c.node = (dead + 1 + static_cast<std::size_t>(i) % 2) % 3;
     c.shop = "greet";
-    c.ws = connect(gw[c.node]->port(), "/ws/customer?shop=greet");
-    auto w = c.ws->expect("welcome");
+    auto [ws, w] = connect_welcomed(gw[c.node]->port(), "/ws/customer?shop=greet");
+    c.ws = std::move(ws);
     c.conversation = str(w, "conversation");
     c.id = str(w, "customer");
     c.resume = str(w, "resume");
@@ -403,11 +464,44 @@ TEST_CASE(
     greetings += v.at("rule") == "greeting" ? 1 : 0;
   }
   CHECK(greetings == 2 * greet.size());
+
+  // Conversations end on every shop (their customers close): one record each, and each leaves
+  // its shop's open set with its state and transcript set to expire. On a cluster the records
+  // stream, the conversations and the shops are in slots of different masters.
+  std::set<std::string> ended;
+  for (std::size_t i = 0; i < customers.size(); i += 10) {
+    auto& c = customers[i];
+    c.ws->send({{"type", "close"}});
+    c.ws->expect("closed");
+    ended.insert(c.conversation);
+  }
+  const auto records = [&] { return chatdesk::test::stream(redis, "chatdesk:conversations"); };
+  REQUIRE(eventually([&] { return records().size() >= ended.size(); }, 10s));
+  std::map<std::string, int> recorded;
+  for (const auto& r : records()) ++recorded[r.at("conversation")];
+  CHECK(recorded.size() == ended.size());
+  for (const auto& c : customers) {
+    if (!ended.contains(c.conversation)) continue;
+    INFO("conversation " << c.conversation << " of " << c.shop);
+    CHECK(recorded[c.conversation] == 1);
+    const std::string state = "chatdesk:{" + c.conversation + "}:state";
+    CHECK(reply_string(redis.command({"HGET", state, "recorded"})) == "1");
+    CHECK(redis.command({"PTTL", state})->integer > 0);
+    // (A customer still queued wrote nothing here: no transcript, -2.)
+    CHECK(redis.command({"PTTL", "chatdesk:{" + c.conversation + "}:messages"})->integer != -1);
+    CHECK(redis.command({"ZSCORE", "chatdesk:{shop:" + c.shop + "}:open", c.conversation})->type ==
+          REDIS_REPLY_NIL);
+    CHECK(
+        redis.command({"EXISTS", "{chatdesk:conversations}:recorded:" + c.conversation})->integer ==
+        1);
+  }
+  // The desk's keys are spread over every master (one count for a single Redis).
+  for (const auto keys : redis.keys_per_node()) CHECK(keys > 0);
 }
 
-TEST_CASE("scale: a node stopped with SIGTERM hands its shops over at once, with every message",
-          "[integration][scale]") {
-  RedisServer redis({"--appendonly", "yes", "--appendfsync", "everysec"});
+// A node stopped with SIGTERM hands its shops over at once, with every message.
+void hand_over_on_sigterm(DeskRedis::Kind kind) {
+  DeskRedis redis(kind);
   const std::string shop =
       "  - id: north\n    timezone: Asia/Shanghai\n    resume_grace: 60s\n"
       "    sla: {greeting_target: 1h, greeting_limit: 2h, reply_wait_limit: 1h}\n";
@@ -421,8 +515,7 @@ TEST_CASE("scale: a node stopped with SIGTERM hands its shops over at once, with
   GatewayProcess& other = &home == &a ? b : a;
   const NodeId other_id = &other == &a ? ids[0] : ids[1];
   // The customer is on the node that stays; its shop's desk on the one that stops.
-  auto customer = connect(other.port(), "/ws/customer?shop=north");
-  auto w = customer->expect("welcome");
+  auto [customer, w] = connect_welcomed(other.port(), "/ws/customer?shop=north");
   Strings acked;
   for (int k = 0; k < 5; ++k) {
     const auto id =
@@ -446,21 +539,20 @@ TEST_CASE("scale: a node stopped with SIGTERM hands its shops over at once, with
       },
       5s));
   CHECK(customer->close_code() == 1012);
-  customer = connect(other.port(), "/ws/customer?shop=north&customer=" + str(w, "customer") +
-                                       "&resume=" + str(w, "resume"));
-  auto again = customer->expect("welcome");
+  auto [resumed, again] =
+      connect_welcomed(other.port(), "/ws/customer?shop=north&customer=" + str(w, "customer") +
+                                         "&resume=" + str(w, "resume"));
   CHECK(str(again, "conversation") == str(w, "conversation"));
   Strings history;
   for (const auto& m : again.at("history").as_array()) history.push_back(str(m.as_object(), "id"));
   CHECK(history == acked);
 }
 
-TEST_CASE(
-    "scale: behind nginx, the clients of a node killed with SIGKILL reconnect through the "
-    "balancer and resume",
-    "[integration][scale][nginx]") {
+// Behind nginx, the clients of a node killed with SIGKILL reconnect through the balancer and
+// resume.
+void reconnect_through_balancer(DeskRedis::Kind kind) {
   REQUIRE(chatdesk::test::NginxBalancer::available());
-  ThreeNodes nodes;
+  ThreeNodes nodes(kind);
   std::vector<int> ports;
   for (auto& g : nodes.gw) ports.push_back(g->port());
   chatdesk::test::NginxBalancer lb(ports);
@@ -506,4 +598,48 @@ TEST_CASE(
   CHECK(agents_back > 0);
   // Everyone, reconnected or not, chats on: nothing acked was lost (the resumes checked it).
   chat_on(customers, agents, agent_of, "after");
+}
+
+}  // namespace
+
+using Kind = DeskRedis::Kind;
+
+TEST_CASE(
+    "scale: three nodes are one desk, and a node killed with SIGKILL loses no acked message "
+    "and no deadline",
+    "[integration][scale]") {
+  one_desk_through_a_kill(Kind::server);
+}
+
+TEST_CASE(
+    "scale, Redis Cluster: three nodes on a 3-master cluster are one desk, and a node killed with "
+    "SIGKILL loses no acked message and no deadline",
+    "[integration][scale][cluster]") {
+  one_desk_through_a_kill(Kind::cluster);
+}
+
+TEST_CASE("scale: a node stopped with SIGTERM hands its shops over at once, with every message",
+          "[integration][scale]") {
+  hand_over_on_sigterm(Kind::server);
+}
+
+TEST_CASE(
+    "scale, Redis Cluster: a node stopped with SIGTERM hands its shops over at once, with every "
+    "message",
+    "[integration][scale][cluster]") {
+  hand_over_on_sigterm(Kind::cluster);
+}
+
+TEST_CASE(
+    "scale: behind nginx, the clients of a node killed with SIGKILL reconnect through the "
+    "balancer and resume",
+    "[integration][scale][nginx]") {
+  reconnect_through_balancer(Kind::server);
+}
+
+TEST_CASE(
+    "scale, Redis Cluster: behind nginx, the clients of a node killed with SIGKILL reconnect "
+    "through the balancer and resume",
+    "[integration][scale][nginx][cluster]") {
+  reconnect_through_balancer(Kind::cluster);
 }

@@ -632,6 +632,23 @@ TEST_CASE("redis settings are checked", "[config]") {
   CHECK_FALSE(parse("shops: [{id: a}]\nredis: {enabled: false}").redis.enabled);
 }
 
+TEST_CASE("redis.cluster: host:port nodes, or left out for one Redis", "[config][scale]") {
+  CHECK(parse("shops: [{id: a}]").redis.cluster.empty());
+  const auto set = parse(
+      "shops: [{id: a}]\nredis: {url: 'redis://:pw@x:1', cluster: ['127.0.0.1:7000', "
+      "'redis-2.local:7001', '[::1]:7002']}");
+  CHECK(set.redis.cluster ==
+        std::vector<std::string>{"127.0.0.1:7000", "redis-2.local:7001", "[::1]:7002"});
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", ":7000", "::1:7000",
+                          "redis://127.0.0.1:7000", "a b:7000", "host:70x"}) {
+    INFO(bad);
+    CHECK_THAT(error_of("shops: [{id: a}]\nredis:\n  cluster: ['" + std::string(bad) + "']"),
+               Contains("redis.cluster[0] (line 3): bad cluster node") && Contains("host:port"));
+  }
+  CHECK_THAT(error_of("shops: [{id: a}]\nredis: {cluster: []}"),
+             Contains("redis.cluster (line 2): list at least one node"));
+}
+
 TEST_CASE("limits must be greater than 0", "[config]") {
   for (const char* key :
        {"max_message_bytes", "max_text_chars", "send_queue_limit", "history_limit"}) {
@@ -893,6 +910,11 @@ shops:
   - id: demo
 )"),
              Contains("storage.conversations_stream (line 1)"));
+  // A '}' outside a hash tag would put a record's mark in another slot than the stream.
+  CHECK_THAT(error_of("storage: {conversations_stream: 'desk}records'}\nshops: [{id: a}]"),
+             Contains("storage.conversations_stream (line 1)") && Contains("hash tag"));
+  CHECK(parse("storage: {conversations_stream: '{eu}:records'}\nshops: [{id: a}]")
+            .storage.conversations_stream == "{eu}:records");
 }
 
 TEST_CASE("scale: off by default, every key, and its dependence on storage", "[config][scale]") {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "chatdesk/gateway/store_codec.hpp"
+#include "chatdesk/monitor/cluster_slots.hpp"
 
 namespace chatdesk::gateway::testing {
 namespace {
@@ -160,6 +161,19 @@ TEST_CASE("keys share their conversation's or shop's hash tag", "[storage][codec
   CHECK(store::messages_key("c-1a") == "chatdesk:{c-1a}:messages");
   CHECK(store::open_key("demo") == "chatdesk:{shop:demo}:open");
   CHECK(store::agents_key("demo") == "chatdesk:{shop:demo}:agents");
+}
+
+TEST_CASE("a record's mark shares the records stream's slot, tagged or not", "[storage][codec]") {
+  using chatdesk::monitor::cluster_key_slot;
+  const auto mark = store::record_mark_key("chatdesk:conversations", "c-1a");
+  CHECK(mark == "{chatdesk:conversations}:recorded:c-1a");
+  CHECK(cluster_key_slot(mark) == cluster_key_slot("chatdesk:conversations"));
+  CHECK(cluster_key_slot(mark) != cluster_key_slot(store::state_key("c-1a")));
+  // A stream named with a tag keeps it: the mark carries the same tag.
+  const auto tagged = store::record_mark_key("shop{eu}:records", "c-1a");
+  CHECK(tagged == "shop{eu}:records:recorded:c-1a");
+  CHECK(cluster_key_slot(tagged) == cluster_key_slot("shop{eu}:records"));
+  // (An untagged name with a '}' cannot be wrapped: the config refuses it.)
 }
 
 TEST_CASE("the secret is kept as its SHA-256 only", "[storage][codec]") {

@@ -1,5 +1,7 @@
 #include "chatdesk/monitor/violation_writer.hpp"
 
+#include "chatdesk/monitor/blocking_redis.hpp"
+
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,39 +26,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
-struct ContextDeleter {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-using Context = std::unique_ptr<redisContext, ContextDeleter>;
-
-timeval to_timeval(std::chrono::milliseconds d) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(d.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
-  return tv;
-}
+using Reply = RedisReplyPtr;
+using Context = RedisContextPtr;
 
 // One blocking request. nullptr when the connection failed (c->err says why).
-Reply command(redisContext* c, const std::vector<std::string_view>& args) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
-  for (std::string_view a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  void* reply = redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data());
-  return Reply(static_cast<redisReply*>(reply));
+Reply command(redisContext* c, std::initializer_list<std::string_view> args) {
+  std::string ignored;  // c->errstr has it too
+  return command_blocking(c, std::span<const std::string_view>(args.begin(), args.size()), ignored);
 }
 
 std::string_view reply_text(const redisReply* r) {
   return r && r->str ? std::string_view(r->str, r->len) : std::string_view{};
+}
+
+// A Redis Cluster's answer that the key's slot is served elsewhere, or not served at the moment.
+bool is_cluster_redirect(std::string_view error) {
+  return error.starts_with("MOVED ") || error.starts_with("ASK ") ||
+         error.starts_with("CLUSTERDOWN") || error.starts_with("TRYAGAIN");
 }
 
 // Holds the digits of a number for as long as a command that refers to them is being formatted.
@@ -153,8 +139,14 @@ bool ViolationWriter::start(std::string& error) {
     recovered_ = std::move(found.violations);
     spool_ = std::move(spool);
   }
+  auto seeds = cluster_seeds(config_);
+  if (!seeds) {
+    error = "redis.cluster: redis.url must name db 0 (a Redis Cluster has no other)";
+    return false;
+  }
   std::lock_guard lock(mutex_);
   endpoint_ = std::move(*endpoint);
+  seeds_ = std::move(*seeds);
   spooled_ = recovered_.size();
   stats_.spooled.store(spooled_, std::memory_order_relaxed);
   try {
@@ -416,7 +408,7 @@ bool ViolationWriter::step(Session& s) {
 }
 
 bool ViolationWriter::connect(Session& s) {
-  const auto& ep = endpoint_;
+  RedisEndpoint ep = endpoint_;
   bool stopping = false;
   auto report = [&](std::string_view why) {
     stats_.connect_failures.fetch_add(1, std::memory_order_relaxed);
@@ -430,9 +422,19 @@ bool ViolationWriter::connect(Session& s) {
     disconnect(s);
     return false;
   };
+  if (!seeds_.empty()) {
+    // A Redis Cluster: the stream's slot master, as the cluster says now (asked again at every
+    // connect, so a MOVED, which drops the connection, is followed).
+    ClusterSlotMap map;
+    std::string why;
+    ep = seeds_.front();
+    if (!fetch_cluster_slots(seeds_, options_.connect_timeout, options_.io_timeout, map, why))
+      return report(why);
+    ep = endpoint_of(*map.master_of_key(config_.violations_stream), endpoint_);
+  }
 
   s.ctx.reset(
-      redisConnectWithTimeout(ep.host.c_str(), ep.port, to_timeval(options_.connect_timeout)));
+      redisConnectWithTimeout(ep.host.c_str(), ep.port, redis_timeval(options_.connect_timeout)));
   if (!s.ctx) return report("out of memory");
   if (s.ctx->err) return report(s.ctx->errstr);
   {
@@ -442,7 +444,7 @@ bool ViolationWriter::connect(Session& s) {
   }
   if (stopping) return report("stopping");  // stop() is past its deadline
   // Without a read/write timeout a Redis that accepts but never answers would hold the thread.
-  if (redisSetTimeout(s.ctx.get(), to_timeval(options_.io_timeout)) != REDIS_OK)
+  if (redisSetTimeout(s.ctx.get(), redis_timeval(options_.io_timeout)) != REDIS_OK)
     return report(s.ctx->errstr);
   redisEnableKeepAlive(s.ctx.get());
 
@@ -629,6 +631,8 @@ std::size_t ViolationWriter::write_batch(Session& s, std::size_t n, bool& broken
     } else if (r->type != REDIS_REPLY_STRING) {
       in_order = false;
       if (first_error.empty()) first_error = std::string(reply_text(r.get()));
+      // The stream's slot is elsewhere now: reconnect, to its master then.
+      if (!seeds_.empty() && is_cluster_redirect(reply_text(r.get()))) broken = true;
     }
   }
   if (!first_error.empty())

@@ -37,9 +37,10 @@ inline std::string send_acked(WsClient& ws, boost::json::object frame, const std
   }
 }
 
-// Every entry of a stream, as field maps, oldest first.
-inline std::vector<std::map<std::string, std::string>> stream(const RedisServer& redis,
-                                                              const std::string& key) {
+// Every entry of a stream, as field maps, oldest first. `redis`: a RedisServer, or anything
+// else with its command().
+template <typename Redis>
+std::vector<std::map<std::string, std::string>> stream(const Redis& redis, const std::string& key) {
   std::vector<std::map<std::string, std::string>> out;
   auto reply = redis.command({"XRANGE", key, "-", "+"});
   if (reply->type != REDIS_REPLY_ARRAY) return out;

@@ -124,6 +124,20 @@ class RedisCluster {
     return -1;
   }
 
+  // A command on one key (args[1]) run on the node serving that key's slot, as node 0 sees it.
+  RedisReply command(const std::vector<std::string>& args) const {
+    const int at = owner(key_slot(0, args.at(1)));
+    if (at < 0) throw std::runtime_error("no node serves " + args.at(1));
+    return node(at).command(args);
+  }
+  // redis.cluster for a gateway's config: ["127.0.0.1:<port>", …].
+  std::string seeds_yaml() const {
+    std::string yaml = "[";
+    for (int i = 0; i < size(); ++i)
+      yaml += (i ? ", \"127.0.0.1:" : "\"127.0.0.1:") + std::to_string(port(i)) + "\"";
+    return yaml + "]";
+  }
+
   // Half a migration of `slot` from node `from` to `to`: IMPORTING on the target, MIGRATING on the
   // source. Keys that are not moved yet stay on the source; the others answer ASK there.
   void begin_migration(int slot, int from, int to) {

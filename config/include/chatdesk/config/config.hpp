@@ -20,6 +20,11 @@ struct ListenConfig {
 
 struct RedisConfig {
   std::string url = "redis://127.0.0.1:6379";  // redis://[:password@]host[:port][/db]
+  // Not empty: the gateway runs against a Redis Cluster (docs/scaling.md, "Redis Cluster") and
+  // these "host:port" nodes (any of the cluster's, at least one reachable) are where it learns
+  // the slot map; `url` then gives only the user and password, which every node shares, and its
+  // db must be 0.
+  std::vector<std::string> cluster;
   std::string violations_stream = "chatdesk:violations";
   std::uint64_t maxlen = 1'000'000;  // XADD MAXLEN ~
   std::size_t spool_size = 100'000;  // violations kept in memory while Redis is away

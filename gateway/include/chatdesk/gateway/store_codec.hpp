@@ -22,6 +22,12 @@ std::string messages_key(std::string_view conversation);  // chatdesk:{<id>}:mes
 std::string open_key(std::string_view shop);    // chatdesk:{shop:<id>}:open, zset id -> created
 std::string agents_key(std::string_view shop);  // chatdesk:{shop:<id>}:agents, hash id -> state
 inline constexpr std::string_view kHeartbeatKey = "chatdesk:heartbeat";  // ms, every second
+// The mark that a conversation's record is in `records_stream` (a string, expiring with its
+// transcript): in the stream's slot, so one script checks it and appends the record. It is
+// `records_stream` + ":recorded:<id>" when the stream's name has a hash tag, else
+// "{<records_stream>}:recorded:<id>" (a key without a tag hashes whole, so its name as the tag
+// is the same slot).
+std::string record_mark_key(std::string_view records_stream, std::string_view conversation);
 
 // Hex SHA-256 of a resume secret: the store and the desk keep only this.
 std::string secret_hash(std::string_view secret);

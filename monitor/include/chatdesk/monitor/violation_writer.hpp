@@ -144,6 +144,9 @@ class ViolationWriter {
   const config::RedisConfig config_;
   const ViolationWriterOptions options_;
   RedisEndpoint endpoint_;
+  // redis.cluster's nodes (empty: one Redis, endpoint_): each connect writes to the master of the
+  // stream's slot.
+  std::vector<RedisEndpoint> seeds_;
   WriterStats stats_;
   // Opened by start(), then the writer thread's; null without redis.spool_dir.
   std::unique_ptr<ViolationSpool> spool_;
