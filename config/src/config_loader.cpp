@@ -144,6 +144,26 @@ StorageConfig read_storage(const Field& field) {
 // its key expires (a tenth of the key's ttl) would be shorter than a loop stall.
 constexpr Duration kMinLeaseTtl{1'000};
 
+ReportsConfig read_reports(const Field& field) {
+  const Section s(field, {"conversion_window", "retention", "exclude_hours"});
+  ReportsConfig c;
+  read_optional(s, "conversion_window", c.conversion_window, positive_duration);
+  if (auto retention = s.get("retention")) {
+    c.retention = positive_duration(*retention);
+    if (c.retention < std::chrono::hours{24}) fail(retention->at, "must be at least 24h");
+  }
+  if (auto hours = s.get("exclude_hours")) {
+    const Section q(*hours, {"from", "to"});
+    ReportsConfig::QuietHours quiet;
+    quiet.from_minute = as_local_time(q.require("from")).minutes;
+    quiet.to_minute = as_local_time(q.require("to")).minutes;
+    if (quiet.from_minute == quiet.to_minute)
+      fail(hours->at, "from and to are the same time: leave exclude_hours out instead");
+    c.exclude_hours = quiet;
+  }
+  return c;
+}
+
 ScaleConfig read_scale(const Field& field) {
   const Section s(field, {"enabled", "lease_ttl"});
   ScaleConfig c;
@@ -365,8 +385,8 @@ DiagnosticsConfig read_diagnostics(const Field& field) {
 }
 
 Config read_config(const Field& root) {
-  const Section s(root, {"listen", "web_root", "redis", "storage", "scale", "auth", "limits",
-                         "allowed_origins", "diagnostics", "shops"});
+  const Section s(root, {"listen", "web_root", "redis", "storage", "scale", "reports", "auth",
+                         "limits", "allowed_origins", "diagnostics", "shops"});
   Config c;
   if (auto listen = s.get("listen")) c.listen = read_listen(*listen);
   read_optional(s, "web_root", c.web_root, yaml::as_string);
@@ -384,6 +404,7 @@ Config read_config(const Field& root) {
       fail(scale->at,
            "scale.enabled needs storage.enabled (shops move between nodes through the store)");
   }
+  if (auto reports = s.get("reports")) c.reports = read_reports(*reports);
   if (auto auth = s.get("auth")) c.auth = read_auth(*auth);
   if (auto limits = s.get("limits")) c.limits = read_limits(*limits);
   if (auto origins = s.get("allowed_origins")) c.allowed_origins = read_allowed_origins(*origins);

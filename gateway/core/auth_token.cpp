@@ -144,12 +144,21 @@ std::string signed_token(std::string_view secret, std::string_view payload_json)
 }  // namespace
 
 std::string_view to_string(TokenRole role) {
-  return role == TokenRole::lead ? "lead" : "agent";
+  switch (role) {
+    case TokenRole::agent:
+      return "agent";
+    case TokenRole::lead:
+      return "lead";
+    case TokenRole::shop:
+      return "shop";
+  }
+  return "agent";
 }
 
 std::optional<TokenRole> token_role_from_string(std::string_view text) {
   if (text == "agent") return TokenRole::agent;
   if (text == "lead") return TokenRole::lead;
+  if (text == "shop") return TokenRole::shop;
   return std::nullopt;
 }
 
@@ -181,7 +190,7 @@ std::string_view describe(AuthError error) {
     case AuthError::wrong_shop:
       return "forbidden: the token is for another shop";
     case AuthError::wrong_role:
-      return "forbidden: the token is not for this page (agent or lead)";
+      return "forbidden: the token is not for this page or API (agent, lead or shop)";
     case AuthError::wrong_agent:
       return "forbidden: the token is for another agent";
   }

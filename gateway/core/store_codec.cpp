@@ -58,6 +58,15 @@ static_assert(kStateNames[kFirstViolation] == "v_greeting" &&
               kStateNames[kFirstViolation + monitor::kRuleCount - 1] == "v_handover");
 
 // Agent ids never hold ',' (is_valid_client_id).
+void split_agents(const std::string& joined, std::vector<std::string>& out) {
+  for (std::size_t from = 0; from < joined.size();) {
+    std::size_t comma = joined.find(',', from);
+    if (comma == std::string::npos) comma = joined.size();
+    out.push_back(joined.substr(from, comma - from));
+    from = comma + 1;
+  }
+}
+
 void join_agents(const std::vector<std::string>& agents, std::string& out) {
   out.clear();
   for (const auto& a : agents) {
@@ -174,6 +183,24 @@ std::string messages_key(std::string_view conversation) {
 }
 std::string open_key(std::string_view shop) {
   return key("shop:", shop, "open");
+}
+std::string shop_records_key(std::string_view shop) {
+  return key("shop:", shop, "records");
+}
+std::string shop_orders_key(std::string_view shop) {
+  return key("shop:", shop, "orders");
+}
+std::string shop_ratings_key(std::string_view shop) {
+  return key("shop:", shop, "ratings");
+}
+std::string shop_record_mark_key(std::string_view shop, std::string_view conversation) {
+  return key("shop:", shop, "recorded:").append(conversation);
+}
+std::string customers_key(std::string_view shop) {
+  return key("shop:", shop, "customers");
+}
+std::string order_mark_key(std::string_view shop, std::string_view order_id) {
+  return key("shop:", shop, "order:").append(order_id);
 }
 std::string record_mark_key(std::string_view records_stream, std::string_view conversation) {
   // The cluster spec's hash tag: from the first '{' to the next '}', when not empty.
@@ -308,12 +335,7 @@ std::optional<StoredConversation> decode_state(std::string_view id,
   c.note = r.text("note");
   c.seq = r.integer<std::uint64_t>("seq");
   const std::string agents = r.text("agents");
-  for (std::size_t from = 0; from < agents.size();) {
-    std::size_t comma = agents.find(',', from);
-    if (comma == std::string::npos) comma = agents.size();
-    c.agents.push_back(agents.substr(from, comma - from));
-    from = comma + 1;
-  }
+  split_agents(agents, c.agents);
   c.transfers = r.integer<std::uint32_t>("transfers");
   c.handovers = r.integer<std::uint32_t>("handovers");
   k.wrote = r.boolean("sla_wrote");
@@ -426,6 +448,52 @@ std::vector<std::pair<std::string_view, std::string>> record_fields(const Conver
   add("handovers", number(r.handovers));
   add("version", std::string(kStateVersion));
   return out;
+}
+
+std::optional<ConversationRecord> decode_record(const std::map<std::string, std::string>& fields,
+                                                std::string& error) {
+  error.clear();
+  Reader r{fields, error};
+  // The record's string_views point at these, not at `fields`.
+  const auto one_of = [&](std::string_view name,
+                          std::initializer_list<std::string_view> allowed) -> std::string_view {
+    const std::string value = r.text(name);
+    for (std::string_view a : allowed)
+      if (a == value) return a;
+    r.fail(name, "unknown value");
+    return {};
+  };
+  if (r.text("version") != kStateVersion) r.fail("version", "not " + std::string(kStateVersion));
+  ConversationRecord c;
+  c.conversation = r.text("conversation");
+  c.shop = r.text("shop");
+  c.customer = r.text("customer");
+  const std::string agents = r.text("agents");
+  split_agents(agents, c.agents);
+  c.created = r.time("created");
+  c.ended = r.time("ended");
+  c.outcome = one_of("outcome", {"served", "missed", "empty"});
+  const std::string closed_by = r.text("closed_by");
+  c.closed_by = closed_by == "agent"   ? ClosedBy::agent
+                : closed_by == "grace" ? ClosedBy::grace
+                                       : ClosedBy::customer;
+  if (closed_by != "agent" && closed_by != "grace" && closed_by != "customer")
+    r.fail("closed_by", "unknown value");
+  if (auto ms = r.optional_integer("first_response_ms")) c.first_response = Duration{*ms};
+  c.greeting = one_of("greeting", {"on_time", "warning", "breach", "none"});
+  c.greeting_level = r.integer<std::uint32_t>("greeting_level");
+  c.reply_waits = r.integer<std::uint32_t>("reply_waits");
+  c.reply_wait_mean = Duration{r.integer<std::int64_t>("reply_wait_mean_ms")};
+  c.reply_wait_max = Duration{r.integer<std::int64_t>("reply_wait_max_ms")};
+  c.customer_messages = r.integer<std::uint32_t>("customer_messages");
+  c.agent_messages = r.integer<std::uint32_t>("agent_messages");
+  if (!r.text("typing_cpm").empty()) c.typing_cpm = r.real("typing_cpm");
+  for (std::size_t i = 0; i < monitor::kRuleCount; ++i)
+    c.violations[i] = r.integer<std::uint32_t>(kStateNames[kFirstViolation + i]);
+  c.transfers = r.integer<std::uint32_t>("transfers");
+  c.handovers = r.integer<std::uint32_t>("handovers");
+  if (!error.empty()) return std::nullopt;
+  return c;
 }
 
 }  // namespace chatdesk::gateway::store

@@ -21,6 +21,16 @@ end
 return 1
 )lua";
 
+// The same record in its shop's records stream, which the reports read (docs/reports.md), once
+// (its own mark in the shop's slot), trimmed by age. KEYS: mark, shop records stream. ARGV: mark
+// ttl ms, min id (ms), then the record's field/value pairs.
+constexpr std::string_view kShopRecordScript = R"lua(
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[2], '*', unpack(ARGV, 3))
+end
+return 1
+)lua";
+
 // Messages kept per conversation stream: the whole transcript, within reason.
 constexpr std::string_view kTranscriptMaxlen = "100000";
 
@@ -172,6 +182,8 @@ void RedisDeskStore::conversation(const StoredConversation& state,
   if (first) {
     set_number(score_, to_epoch_ms(state.created));
     next_.add({"ZADD", store::open_key(state.shop), score_, state.id});
+    // The shop's customers: an order for anyone else is refused (docs/reports.md).
+    next_.add({"HSETNX", store::customers_key(state.shop), state.customer, score_});
   }
 }
 
@@ -197,6 +209,7 @@ void RedisDeskStore::ended(const StoredConversation& state,
     args_.push_back(value);
   }
   next_.add(args_);
+  add_shop_record(state, record, fields);
   // Then the conversation ends in its own slots. A crash between these commands leaves only
   // idempotent ones for the retry (or, after a restart, for the conversation's next ending).
   key_ = store::state_key(state.id);
@@ -205,6 +218,27 @@ void RedisDeskStore::ended(const StoredConversation& state,
   next_.add({"PEXPIRE", key_, ttl});
   next_.add({"PEXPIRE", key2_, ttl});
   next_.add({"ZREM", store::open_key(state.shop), state.id});
+}
+
+void RedisDeskStore::add_shop_record(
+    const StoredConversation& state, const ConversationRecord& record,
+    const std::vector<std::pair<std::string_view, std::string>>& fields) {
+  std::string mark_ttl, min_id;
+  set_number(mark_ttl, config_.storage.transcript_ttl.count());
+  set_number(min_id, std::max<std::int64_t>(
+                         0, to_epoch_ms(record.ended) - config_.reports.retention.count()));
+  const std::string mark = store::shop_record_mark_key(state.shop, state.id);
+  const std::string stream = store::shop_records_key(state.shop);
+  args_.clear();
+  for (std::string_view a :
+       {std::string_view("EVAL"), kShopRecordScript, std::string_view("2"), std::string_view(mark),
+        std::string_view(stream), std::string_view(mark_ttl), std::string_view(min_id)})
+    args_.push_back(a);
+  for (const auto& [name, value] : fields) {
+    args_.push_back(name);
+    args_.push_back(value);
+  }
+  next_.add(args_);
 }
 
 void RedisDeskStore::agent(std::string_view shop, std::string_view agent,

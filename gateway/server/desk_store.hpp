@@ -58,6 +58,8 @@ class RedisDeskStore final : private DeskChangeSink {
 
   void add_state(const StoredConversation& state);
   void add_messages(const StoredConversation& state, std::span<const ChatMessage* const> messages);
+  void add_shop_record(const StoredConversation& state, const ConversationRecord& record,
+                       const std::vector<std::pair<std::string_view, std::string>>& fields);
   void send();
   void completed(const boost::system::error_code& ec, std::span<redisReply* const> replies);
   void retry_soon();

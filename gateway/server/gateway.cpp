@@ -111,6 +111,7 @@ void Gateway::State::start_store() {
   desk.set_accepting(false);  // until the desk is loaded and Redis answers
   redis = make_redis_pipeline(ioc, *endpoint, cluster_seeds_, {});
   store = std::make_unique<RedisDeskStore>(ioc, config, clock, *redis, desk, *gate);
+  reports = std::make_unique<ReportService>(ioc, config, *endpoint);
   redis->on_connection([this, endpoint = *endpoint](bool up) {
     // Several nodes: nothing is loaded at start; each shop is, when its lease is gained.
     if (up && !loaded_) {

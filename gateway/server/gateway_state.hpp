@@ -31,6 +31,7 @@
 #include "desk_store.hpp"
 #include "lease_keeper.hpp"
 #include "node_inbox.hpp"
+#include "report_service.hpp"
 
 namespace chatdesk::gateway {
 
@@ -136,6 +137,8 @@ struct Gateway::State final : DeskOutput {
   LeadFeed leads;
   std::unique_ptr<RedisPipeline> redis;
   std::unique_ptr<RedisDeskStore> store;
+  // With the store: the reports API's reader (its own thread; docs/reports.md).
+  std::unique_ptr<ReportService> reports;
   // Several nodes (config.scale): the leases, the inbox on its own connection (its XREAD
   // blocks), and where each session's events go; `nodes` once this node has its id.
   std::unique_ptr<RedisPipeline> inbox_redis;

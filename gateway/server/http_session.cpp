@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <boost/beast/websocket.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
 #include "chatdesk/gateway/protocol.hpp"
+#include "chatdesk/gateway/report.hpp"
+#include "order_intake.hpp"
+#include "report_service.hpp"
 #include "static_files.hpp"
 #include "upgrade_auth.hpp"
 #include "websocket_session.hpp"
@@ -81,6 +85,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
 
 void HttpSession::handle(Request&& req) {
   if (websocket::is_upgrade(req)) return upgrade(std::move(req));
+  if (req.method() == http::verb::post) return post(std::move(req));
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
     auto res = text_response(req, http::status::method_not_allowed, "method not allowed\n");
     res.set(http::field::allow, "GET, HEAD");
@@ -114,11 +119,85 @@ void HttpSession::handle(Request&& req) {
   if (path == "/metrics")
     return respond(text_response(req, http::status::ok, state_->render_metrics(),
                                  "text/plain; version=0.0.4; charset=utf-8"));
+  if (path.starts_with("/api/reports/")) return reports_api(std::move(req), *parsed);
   if (path == "/" || path == "/agent") return serve_file("agent.html");
   if (path == "/chat") return serve_file("chat.html");
   if (path == "/lead") return serve_file("lead.html");
   if (path.starts_with("/static/")) return serve_file(std::string_view(path).substr(8));
   respond(text_response(req, http::status::not_found, "not found\n"));
+}
+
+void HttpSession::post(Request&& req) {
+  auto parsed = urls::parse_origin_form(req.target());
+  if (!parsed || parsed->path() != "/api/orders") {
+    auto res = text_response(req, http::status::method_not_allowed, "method not allowed\n");
+    res.set(http::field::allow, "GET, HEAD");
+    return respond(std::move(res));
+  }
+  const auto answer = [&](http::status status, std::string body) {
+    return respond(text_response(req, status, std::move(body), "application/json"));
+  };
+  const auto error = [&](http::status status, std::string_view message) {
+    return answer(status, boost::json::serialize(boost::json::object{{"error", message}}));
+  };
+  const std::string shop = param(*parsed, "shop");
+  if (shop.empty()) return error(http::status::bad_request, "missing shop");
+  if (!state_->desk.has_shop(shop)) return error(http::status::not_found, "unknown shop");
+  if (auto refused = authorize_api_request(*state_, req, *parsed, shop, TokenRole::shop))
+    return error(static_cast<http::status>(http_status(*refused)), describe(*refused));
+  if (!state_->store)
+    return error(http::status::service_unavailable,
+                 "orders need storage.enabled (they are stored with the shop's records)");
+  std::string why;
+  const auto order = parse_order(req.body(), state_->clock.now(), why);
+  if (!order) return error(http::status::bad_request, why);
+  // Stored by one script in the shop's slot; answered once Redis has.
+  submit_order(*state_->redis, state_->config, shop, *order,
+               [self = shared_from_this(), req = std::move(req)](OrderAnswer a) {
+                 self->respond(text_response(req, static_cast<http::status>(a.status),
+                                             std::move(a.body), "application/json"));
+               });
+}
+
+void HttpSession::reports_api(Request&& req, const urls::url_view& url) {
+  const std::string path(url.path());
+  const bool csv = path == "/api/reports/ranking.csv";
+  if (!csv && path != "/api/reports/summary")
+    return respond(text_response(req, http::status::not_found, "no such report\n"));
+  const std::string shop = param(url, "shop");
+  if (shop.empty()) return respond(text_response(req, http::status::bad_request, "missing shop\n"));
+  if (!state_->desk.has_shop(shop))
+    return respond(text_response(req, http::status::not_found, "unknown shop\n"));
+  if (auto refused = authorize_api_request(*state_, req, url, shop, TokenRole::lead))
+    return respond(text_response(req, static_cast<http::status>(http_status(*refused)),
+                                 std::string(describe(*refused)) + "\n"));
+  std::string error;
+  auto range = reports::parse_range(param(url, "month"), param(url, "from"), param(url, "to"),
+                                    param(url, "bucket"), error);
+  if (!range) return respond(text_response(req, http::status::bad_request, error + "\n"));
+  const std::string variant = param(url, "variant");
+  if (!variant.empty() && variant != "all" && variant != "marketplace")
+    return respond(
+        text_response(req, http::status::bad_request, "variant must be all or marketplace\n"));
+  if (!state_->reports)
+    return respond(text_response(req, http::status::service_unavailable,
+                                 "reports need storage.enabled (they read the stored records)\n"));
+  ReportQuery query{shop,
+                    range->first,
+                    range->last,
+                    range->bucket,
+                    variant == "marketplace",
+                    csv ? ReportQuery::Format::ranking_csv : ReportQuery::Format::json};
+  const std::string filename = "ranking-" + shop + "-" + date::format("%F", range->first) + ".csv";
+  // Read and computed on the reports thread; answered here once it is done.
+  state_->reports->submit(std::move(query), [self = shared_from_this(), req = std::move(req),
+                                             filename](ReportAnswer a) {
+    auto res =
+        text_response(req, static_cast<http::status>(a.status), std::move(a.body), a.content_type);
+    if (a.status == 200 && a.content_type.starts_with("text/csv"))
+      res.set(http::field::content_disposition, "attachment; filename=\"" + filename + "\"");
+    self->respond(std::move(res));
+  });
 }
 
 void HttpSession::upgrade(Request&& req) {

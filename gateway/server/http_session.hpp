@@ -5,6 +5,7 @@
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/url/url_view.hpp>
 #include <memory>
 #include <optional>
 
@@ -26,6 +27,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
   void handle(Request&& request);
   void upgrade(Request&& request);
+  // POST /api/orders (docs/reports.md, "Orders"); any other POST is 405.
+  void post(Request&& request);
+  // GET /api/reports/summary and /api/reports/ranking.csv (docs/reports.md).
+  void reports_api(Request&& request, const boost::urls::url_view& url);
   // The checks every WebSocket endpoint shares (stopping, connections per address), then the
   // session.
   void open_websocket(Request&& request, Peer peer);

@@ -86,10 +86,24 @@ std::optional<AuthError> authorize_upgrade(Gateway::State& state, const HttpRequ
   return std::nullopt;
 }
 
+std::optional<AuthError> authorize_api_request(Gateway::State& state, const HttpRequest& request,
+                                               const urls::url_view& url, std::string_view shop,
+                                               TokenRole role) {
+  if (!token_mode(state.config)) return std::nullopt;
+  VerifyResult result =
+      check_access(state.auth_secret, request_token(request, url), state.clock.now(),
+                   AccessRequest{.endpoint = role, .shop = shop, .agent = {}});
+  if (const auto* refused = std::get_if<AuthError>(&result)) {
+    state.metrics.auth_refusal(static_cast<std::size_t>(*refused)).Increment();
+    return *refused;
+  }
+  return std::nullopt;
+}
+
 AuthCheckAnswer check_auth(const Gateway::State& state, const HttpRequest& request,
                            const urls::url_view& url) {
   const auto role = token_role_from_string(param(url, "role"));
-  if (!role) return {400, "role must be agent or lead\n"};
+  if (!role) return {400, "role must be agent, lead or shop\n"};
   const std::string shop = param(url, "shop");
   if (shop.empty()) return {400, "missing shop\n"};
   if (!state.desk.has_shop(shop)) return {404, "unknown shop\n"};

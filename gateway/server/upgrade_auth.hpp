@@ -34,6 +34,13 @@ std::string request_token(const HttpRequest& request, const boost::urls::url_vie
 std::optional<AuthError> authorize_upgrade(Gateway::State& state, const HttpRequest& request,
                                            const boost::urls::url_view& url, Peer& peer);
 
+// Whether an API request may go on for `shop`: in token mode, a token of `role` for that shop
+// (lead: the reports; shop: the shop's system posting orders); in open mode, always. A refusal is
+// counted as for an upgrade.
+std::optional<AuthError> authorize_api_request(Gateway::State& state, const HttpRequest& request,
+                                               const boost::urls::url_view& url,
+                                               std::string_view shop, TokenRole role);
+
 // GET /auth/check?role=agent|lead&shop=S[&agent=A] with the token as for an upgrade: the status
 // and body the consoles use to tell "refused" from "unreachable" (a browser cannot read a refused
 // upgrade's status). 200 when the token would be let in (always in open mode), 401/403 as the

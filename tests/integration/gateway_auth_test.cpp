@@ -81,33 +81,15 @@ struct Answer {
 // A WebSocket upgrade request to `target` with extra `headers`, and the full HTTP answer.
 Answer upgrade(int port, const std::string& target,
                const std::vector<std::pair<http::field, std::string>>& headers = {}) {
-  boost::asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  beast::error_code ec;
-  stream.socket().connect(
-      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
-  if (ec) return {};
-  stream.expires_after(5s);
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.set(http::field::upgrade, "websocket");
-  req.set(http::field::connection, "Upgrade");
-  req.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
-  req.set(http::field::sec_websocket_version, "13");
-  for (const auto& [name, value] : headers) req.set(name, value);
-  http::write(stream, req, ec);
-  if (ec) return {};
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res, ec);
-  if (ec) return {};
-  Answer answer{static_cast<int>(res.result_int()), res.body(), {}};
-  for (const auto& field : res) {
-    std::string name(field.name_string());
-    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    answer.headers[name] = std::string(field.value());
-  }
-  return answer;
+  std::vector<std::pair<std::string, std::string>> all{
+      {"Upgrade", "websocket"},
+      {"Connection", "Upgrade"},
+      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+      {"Sec-WebSocket-Version", "13"}};
+  for (const auto& [name, value] : headers)
+    all.emplace_back(std::string(http::to_string(name)), value);
+  auto a = chatdesk::test::http_request(port, "GET", target, {}, all);
+  return {a.status, std::move(a.body), std::move(a.headers)};
 }
 
 double refusals(int port, const std::string& reason) {

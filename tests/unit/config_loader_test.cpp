@@ -953,3 +953,33 @@ shops:
 )"),
              Contains("nodes"));
 }
+
+TEST_CASE("reports: defaults, every key, quiet hours across midnight", "[config][reports]") {
+  const Config plain = parse("shops: [{id: a}]");
+  CHECK(plain.reports.conversion_window == 24h);
+  CHECK(plain.reports.retention == std::chrono::hours{400 * 24});
+  CHECK_FALSE(plain.reports.exclude_hours);
+
+  const Config set = parse(
+      "reports: {conversion_window: 2h, retention: 720h, exclude_hours: {from: \"23:00\", to: "
+      "\"09:00\"}}\nshops: [{id: a}]");
+  CHECK(set.reports.conversion_window == 2h);
+  CHECK(set.reports.retention == 720h);
+  REQUIRE(set.reports.exclude_hours);
+  CHECK(set.reports.exclude_hours->from_minute == 23 * 60);
+  CHECK(set.reports.exclude_hours->to_minute == 9 * 60);
+
+  CHECK_THAT(error_of("reports: {conversion_window: 0s}\nshops: [{id: a}]"),
+             Contains("reports.conversion_window (line 1)"));
+  CHECK_THAT(error_of("reports: {retention: 23h}\nshops: [{id: a}]"),
+             Contains("reports.retention (line 1): must be at least 24h"));
+  CHECK_THAT(error_of("reports: {exclude_hours: {from: \"23:00\"}}\nshops: [{id: a}]"),
+             Contains("reports.exclude_hours") && Contains("to"));
+  CHECK_THAT(
+      error_of("reports: {exclude_hours: {from: \"9:00\", to: \"10:00\"}}\nshops: [{id: a}]"),
+      Contains("reports.exclude_hours.from (line 1): bad time"));
+  CHECK_THAT(
+      error_of("reports: {exclude_hours: {from: \"09:00\", to: \"09:00\"}}\nshops: [{id: a}]"),
+      Contains("reports.exclude_hours (line 1): from and to are the same"));
+  CHECK_THAT(error_of("reports: {window: 1h}\nshops: [{id: a}]"), Contains("window"));
+}

@@ -232,6 +232,64 @@ TEST_CASE("a record lists every field of docs/storage.md, in order", "[storage][
                                         "transfers=1",
                                         "handovers=0",
                                         "version=1"});
+
+  // And back, as the reports read it (the typing rate as it was written, to one decimal).
+  std::map<std::string, std::string> fields;
+  for (const auto& [name, value] : store::record_fields(r)) fields.emplace(name, value);
+  std::string error;
+  const auto back = store::decode_record(fields, error);
+  REQUIRE(back);
+  CHECK(error.empty());
+  CHECK(back->conversation == "c-1");
+  CHECK(back->agents == std::vector<std::string>{"alice", "bob"});
+  CHECK(back->created == r.created);
+  CHECK(back->ended == r.ended);
+  CHECK(back->outcome == "served");
+  CHECK(back->closed_by == ClosedBy::grace);
+  CHECK(back->first_response == 3500ms);
+  CHECK(back->greeting == "warning");
+  CHECK(back->reply_waits == 2);
+  CHECK(back->reply_wait_mean == 4000ms);
+  CHECK(back->reply_wait_max == 6000ms);
+  CHECK(back->typing_cpm == 87.2);
+  CHECK(back->violations == r.violations);
+  CHECK(back->transfers == 1);
+  // No first response and no typing rate: empty fields, empty optionals.
+  r.first_response.reset();
+  r.typing_cpm.reset();
+  r.agents.clear();
+  fields.clear();
+  for (const auto& [name, value] : store::record_fields(r)) fields.emplace(name, value);
+  const auto bare = store::decode_record(fields, error);
+  REQUIRE(bare);
+  CHECK_FALSE(bare->first_response);
+  CHECK_FALSE(bare->typing_cpm);
+  CHECK(bare->agents.empty());
+}
+
+TEST_CASE("a damaged record is refused with the field named", "[storage][codec]") {
+  ConversationRecord r;
+  r.conversation = "c-1";
+  r.outcome = "served";
+  r.greeting = "on_time";
+  std::map<std::string, std::string> fields;
+  for (const auto& [name, value] : store::record_fields(r)) fields.emplace(name, value);
+  std::string error;
+  for (auto [field, value] : {std::pair<std::string, std::string>{"outcome", "won"},
+                              {"ended", "yesterday"},
+                              {"greeting", ""},
+                              {"version", "2"},
+                              {"v_missed", "-1"}}) {
+    INFO(field << " = " << value);
+    auto bad = fields;
+    bad[field] = value;
+    CHECK_FALSE(store::decode_record(bad, error));
+    CHECK_THAT(error, Catch::Matchers::StartsWith(field + ": "));
+  }
+  auto missing = fields;
+  missing.erase("shop");
+  CHECK_FALSE(store::decode_record(missing, error));
+  CHECK(error == "shop: missing");
 }
 
 }  // namespace chatdesk::gateway::testing

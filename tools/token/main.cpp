@@ -24,14 +24,19 @@ using chatdesk::gateway::TokenRole;
 constexpr Duration kDefaultTtl{8 * 3'600'000};
 
 void usage(std::ostream& out) {
-  out << "usage: chatdesk-token --config FILE --shop S --agent A --role agent|lead [--ttl 8h]\n"
+  out << "usage: chatdesk-token --config FILE --shop S --agent A --role agent|lead|shop [--ttl "
+         "8h]\n"
          "  Prints a token for agent (or team lead) A of shop S, signed with the secret in the\n"
          "  environment variable named by the config's auth.secret_env (default\n"
          "  CHATDESK_AUTH_SECRET). There is no flag for the secret.\n"
          "  --config FILE  the gateway's configuration (default: config/chatdesk.yaml)\n"
          "  --shop S       a shop of FILE\n"
-         "  --agent A      agent id (1-64 of A-Z a-z 0-9 _ . : -); for --role lead, the lead's id\n"
-         "  --role R       agent: opens /ws/agent as A; lead: opens /ws/lead of S\n"
+         "  --agent A      agent id (1-64 of A-Z a-z 0-9 _ . : -); for --role lead, the lead's "
+         "id;\n"
+         "                 for --role shop, a name for the shop's system (e.g. erp)\n"
+         "  --role R       agent: opens /ws/agent as A; lead: opens /ws/lead and the reports of "
+         "S;\n"
+         "                 shop: lets S's own system post orders (POST /api/orders)\n"
          "  --ttl D        lifetime, e.g. 30m, 8h (default 8h, or auth.max_ttl when shorter;\n"
          "                 at most auth.max_ttl)\n";
 }
@@ -93,7 +98,7 @@ int main(int argc, char** argv) {
     return refuse(e.what());
   }
   const auto role = chatdesk::gateway::token_role_from_string(role_text);
-  if (!role) return refuse("--role must be agent or lead, got '" + role_text + "'");
+  if (!role) return refuse("--role must be agent, lead or shop, got '" + role_text + "'");
   if (!config.find_shop(shop))
     return refuse("unknown shop '" + shop + "' (not in " + config_path + ")");
   if (!chatdesk::gateway::is_valid_client_id(agent))
@@ -128,8 +133,9 @@ int main(int argc, char** argv) {
   std::cout << chatdesk::gateway::mint_token(secret, claims) << "\n";
   std::cerr << "chatdesk-token: " << role_text << " '" << agent << "' of shop '" << shop
             << "', valid until " << utc_time(exp) << ". Open "
-            << (*role == TokenRole::agent ? "/agent?shop=" + shop + "&agent=" + agent
-                                          : "/lead?shop=" + shop)
+            << (*role == TokenRole::agent  ? "/agent?shop=" + shop + "&agent=" + agent
+                : *role == TokenRole::lead ? "/lead?shop=" + shop
+                                           : "POST /api/orders?shop=" + shop)
             << "&token=<token>\n";
   return 0;
 }

@@ -85,6 +85,18 @@ RedisReplyPtr command_blocking(redisContext* c, std::span<const std::string_view
   return RedisReplyPtr(static_cast<redisReply*>(reply));
 }
 
+std::string reply_string(const redisReply* r) {
+  return r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : std::string();
+}
+
+std::map<std::string, std::string> reply_pairs(const redisReply* r) {
+  std::map<std::string, std::string> out;
+  if (!r || r->type != REDIS_REPLY_ARRAY) return out;
+  for (std::size_t i = 0; i + 1 < r->elements; i += 2)
+    out.emplace(reply_string(r->element[i]), reply_string(r->element[i + 1]));
+  return out;
+}
+
 std::optional<std::string> parse_cluster_slots(const redisReply& r, const ClusterNode& reached,
                                                std::vector<ClusterSlotMap::Range>& ranges) {
   if (r.type == REDIS_REPLY_ERROR) return std::string(text_of(r));

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -24,6 +25,16 @@ namespace chatdesk::test {
 // A plain HTTP GET against 127.0.0.1:port; returns {status, body}, or {0, ""} when it cannot
 // connect. (http_get.cpp: Beast is compiled there once.)
 std::pair<int, std::string> http_get(int port, const std::string& target);
+
+// Any request, with its answer's headers (names in lower case); status 0 when it cannot connect.
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+HttpAnswer http_request(int port, const std::string& method, const std::string& target,
+                        const std::string& body = {},
+                        const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 // This process's environment with `changes` applied: "NAME=value" sets NAME, "NAME" removes it.
 inline std::vector<std::string> child_environment(const std::vector<std::string>& changes) {

@@ -58,6 +58,22 @@ struct ScaleConfig {
   Duration lease_ttl{5'000};
 };
 
+// The team lead's reports (docs/reports.md), read from the records the store keeps per shop.
+struct ReportsConfig {
+  // An order counts for the conversation that served its customer last, if that began before
+  // the order and ended at most this long before it.
+  Duration conversion_window{24LL * 3'600'000};
+  // How long each shop's records stay readable for reports (its stream is trimmed by age).
+  Duration retention{400LL * 24 * 3'600'000};
+  // Local hours the marketplace variant leaves out ("nights 23:00-09:00 excluded"): the
+  // conversations that began in [from, to), across midnight when to < from. None when unset.
+  struct QuietHours {
+    int from_minute = 0;  // 0..1439
+    int to_minute = 0;
+  };
+  std::optional<QuietHours> exclude_hours;
+};
+
 enum class AuthMode { open, token };
 
 // How agents and team leads prove who they are (docs/security.md, "Authentication"). The secret
@@ -143,6 +159,7 @@ struct Config {
   RedisConfig redis;
   StorageConfig storage;
   ScaleConfig scale;
+  ReportsConfig reports;
   AuthConfig auth;
   LimitsConfig limits;
   // Origins ("http://host:port") a browser's WebSocket upgrade may come from; an upgrade with any

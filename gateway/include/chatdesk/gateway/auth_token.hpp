@@ -5,7 +5,7 @@
 //
 //   token   = "v1." + base64url(payload) + "." + base64url(HMAC-SHA256(secret, "v1." +
 //   payload_b64)) payload = {"sub":"<agent id>","shop":"<shop
-//   id>","role":"agent"|"lead","exp":<unix seconds>}
+//   id>","role":"agent"|"lead"|"shop","exp":<unix seconds>}
 //
 // base64url without padding (RFC 4648 §5). The signature covers the version and the payload exactly
 // as sent, and is compared in constant time.
@@ -21,8 +21,9 @@
 
 namespace chatdesk::gateway {
 
-// Which WebSocket endpoint a token opens: /ws/agent or /ws/lead.
-enum class TokenRole { agent, lead };
+// What a token opens: /ws/agent, /ws/lead (and the lead's reports), or the shop system's API
+// (POST /api/orders).
+enum class TokenRole { agent, lead, shop };
 std::string_view to_string(TokenRole role);
 std::optional<TokenRole> token_role_from_string(std::string_view text);
 

@@ -22,6 +22,16 @@ std::string messages_key(std::string_view conversation);  // chatdesk:{<id>}:mes
 std::string open_key(std::string_view shop);    // chatdesk:{shop:<id>}:open, zset id -> created
 std::string agents_key(std::string_view shop);  // chatdesk:{shop:<id>}:agents, hash id -> state
 inline constexpr std::string_view kHeartbeatKey = "chatdesk:heartbeat";  // ms, every second
+// The reports' keys (docs/reports.md), all in the shop's slot:
+std::string shop_records_key(std::string_view shop);  // chatdesk:{shop:<id>}:records, a stream
+// chatdesk:{shop:<id>}:recorded:<conversation>: the mark that its record is in that stream
+std::string shop_record_mark_key(std::string_view shop, std::string_view conversation);
+std::string shop_orders_key(std::string_view shop);   // chatdesk:{shop:<id>}:orders, a stream
+std::string shop_ratings_key(std::string_view shop);  // chatdesk:{shop:<id>}:ratings, a stream
+// chatdesk:{shop:<id>}:customers, a hash customer -> the first conversation's creation (ms)
+std::string customers_key(std::string_view shop);
+// chatdesk:{shop:<id>}:order:<order id>: the mark that an order is in the orders stream
+std::string order_mark_key(std::string_view shop, std::string_view order_id);
 // The mark that a conversation's record is in `records_stream` (a string, expiring with its
 // transcript): in the stream's slot, so one script checks it and appends the record. It is
 // `records_stream` + ":recorded:<id>" when the stream's name has a hash tag, else
@@ -86,5 +96,8 @@ std::optional<ChatMessage> decode_message(std::string_view conversation, std::st
 
 // A conversation record as field/value pairs for XADD, in the order docs/storage.md lists them.
 std::vector<std::pair<std::string_view, std::string>> record_fields(const ConversationRecord& r);
+// And back (what the reports read); nullopt with `error` naming the first bad field.
+std::optional<ConversationRecord> decode_record(const std::map<std::string, std::string>& fields,
+                                                std::string& error);
 
 }  // namespace chatdesk::gateway::store

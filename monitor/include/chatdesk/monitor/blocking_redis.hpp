@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -43,6 +44,11 @@ RedisContextPtr connect_blocking(const RedisEndpoint& endpoint,
 // reply is returned as a reply.
 RedisReplyPtr command_blocking(redisContext* context, std::span<const std::string_view> args,
                                std::string& error);
+
+// A string reply's text ("" for any other reply), and an array reply of field/value pairs (a
+// hash, a stream entry's fields) as a map.
+std::string reply_string(const redisReply* reply);
+std::map<std::string, std::string> reply_pairs(const redisReply* reply);
 
 // The ranges of a CLUSTER SLOTS reply ([first, last, [host, port, id, …], replicas…] each). An
 // empty or unknown ("?") host is `reached`, the address the answering node was reached at.
