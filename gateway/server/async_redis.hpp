@@ -91,14 +91,9 @@ class AsyncRedis final : public RedisPipeline {
     on_connection_ = std::move(callback);
   }
 
-  // Sends every command of `batch` pipelined in one write (one round trip); `batch` may be reused
-  // as soon as send() returns. `done(ec, replies)` is called exactly once, posted on the
-  // io_context thread (never inside send()), in the order batches were sent: with ec == {} and
-  // one non-null reply per command (an error reply is a REDIS_REPLY_ERROR entry, not an ec), or
-  // with an error ec and no replies when the batch's outcome on the server is unknown:
-  // not_connected (sent while not connected), connection_reset (the connection was lost),
-  // timed_out (unanswered for io_timeout; the connection is dropped) or operation_aborted
-  // (stop() or the destructor). Replies are valid only during the call.
+  // RedisPipeline::send: the whole batch in one write (one round trip); not_connected when sent
+  // while not connected, connection_reset when the connection was lost, timed_out after
+  // io_timeout (the connection is dropped), operation_aborted at stop() or destruction.
   using Done = RedisPipeline::Done;
   void send(const RedisBatch& batch, Done done) override;
 

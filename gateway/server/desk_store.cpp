@@ -8,25 +8,17 @@ namespace net = boost::asio;
 
 namespace {
 
-// Appends a conversation's record exactly once: the mark is set in the same script that appends
-// the record, so a retried write finds it and appends nothing. Both keys are in the records
-// stream's slot (store::record_mark_key), so this runs on a Redis Cluster too; the rest of the
-// conversation's ending (its state's `recorded` flag and expiry, its leaving the shop's open
-// set) are idempotent commands of their own slots. KEYS: mark, records stream. ARGV: mark ttl
-// ms, maxlen, then the record's field/value pairs.
+// Appends a conversation's record to a records stream exactly once: the mark is set in the same
+// script that appends the record, so a retried write finds it and appends nothing. The mark is
+// in the stream's slot (store::record_mark_key, store::shop_record_mark_key), so this runs on a
+// Redis Cluster too. Used twice per ended conversation: the global records stream (trimmed by
+// length) and the shop's, which the reports read (trimmed by age). The rest of the ending (the
+// state's `recorded` flag and expiry, the shop's open set) are idempotent commands of their own
+// slots. KEYS: mark, stream. ARGV: mark ttl ms, MAXLEN or MINID, its threshold, then the
+// record's field/value pairs.
 constexpr std::string_view kRecordScript = R"lua(
 if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
-end
-return 1
-)lua";
-
-// The same record in its shop's records stream, which the reports read (docs/reports.md), once
-// (its own mark in the shop's slot), trimmed by age. KEYS: mark, shop records stream. ARGV: mark
-// ttl ms, min id (ms), then the record's field/value pairs.
-constexpr std::string_view kShopRecordScript = R"lua(
-if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
-  redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[2], '*', unpack(ARGV, 3))
+  redis.call('XADD', KEYS[2], ARGV[2], '~', ARGV[3], '*', unpack(ARGV, 4))
 end
 return 1
 )lua";
@@ -196,20 +188,13 @@ void RedisDeskStore::ended(const StoredConversation& state,
   std::string ttl;
   set_number(ttl, config_.storage.transcript_ttl.count());
   set_number(maxlen_, static_cast<std::int64_t>(config_.storage.conversations_maxlen));
-  const std::string mark_key =
-      store::record_mark_key(config_.storage.conversations_stream, state.id);
-  args_.clear();
-  for (std::string_view a :
-       {std::string_view("EVAL"), kRecordScript, std::string_view("2"), std::string_view(mark_key),
-        std::string_view(config_.storage.conversations_stream), std::string_view(ttl),
-        std::string_view(maxlen_)})
-    args_.push_back(a);
-  for (const auto& [name, value] : fields) {
-    args_.push_back(name);
-    args_.push_back(value);
-  }
-  next_.add(args_);
-  add_shop_record(state, record, fields);
+  add_record(store::record_mark_key(config_.storage.conversations_stream, state.id),
+             config_.storage.conversations_stream, ttl, "MAXLEN", maxlen_, fields);
+  std::string min_id;
+  set_number(min_id, std::max<std::int64_t>(
+                         0, to_epoch_ms(record.ended) - config_.reports.retention.count()));
+  add_record(store::shop_record_mark_key(state.shop, state.id), store::shop_records_key(state.shop),
+             ttl, "MINID", min_id, fields);
   // Then the conversation ends in its own slots. A crash between these commands leaves only
   // idempotent ones for the retry (or, after a restart, for the conversation's next ending).
   key_ = store::state_key(state.id);
@@ -220,19 +205,13 @@ void RedisDeskStore::ended(const StoredConversation& state,
   next_.add({"ZREM", store::open_key(state.shop), state.id});
 }
 
-void RedisDeskStore::add_shop_record(
-    const StoredConversation& state, const ConversationRecord& record,
+void RedisDeskStore::add_record(
+    std::string_view mark, std::string_view stream, std::string_view mark_ttl,
+    std::string_view trim, std::string_view threshold,
     const std::vector<std::pair<std::string_view, std::string>>& fields) {
-  std::string mark_ttl, min_id;
-  set_number(mark_ttl, config_.storage.transcript_ttl.count());
-  set_number(min_id, std::max<std::int64_t>(
-                         0, to_epoch_ms(record.ended) - config_.reports.retention.count()));
-  const std::string mark = store::shop_record_mark_key(state.shop, state.id);
-  const std::string stream = store::shop_records_key(state.shop);
   args_.clear();
-  for (std::string_view a :
-       {std::string_view("EVAL"), kShopRecordScript, std::string_view("2"), std::string_view(mark),
-        std::string_view(stream), std::string_view(mark_ttl), std::string_view(min_id)})
+  for (std::string_view a : {std::string_view("EVAL"), kRecordScript, std::string_view("2"), mark,
+                             stream, mark_ttl, trim, threshold})
     args_.push_back(a);
   for (const auto& [name, value] : fields) {
     args_.push_back(name);

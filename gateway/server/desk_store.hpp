@@ -58,8 +58,10 @@ class RedisDeskStore final : private DeskChangeSink {
 
   void add_state(const StoredConversation& state);
   void add_messages(const StoredConversation& state, std::span<const ChatMessage* const> messages);
-  void add_shop_record(const StoredConversation& state, const ConversationRecord& record,
-                       const std::vector<std::pair<std::string_view, std::string>>& fields);
+  // The record script (desk_store.cpp) for one records stream.
+  void add_record(std::string_view mark, std::string_view stream, std::string_view mark_ttl,
+                  std::string_view trim, std::string_view threshold,
+                  const std::vector<std::pair<std::string_view, std::string>>& fields);
   void send();
   void completed(const boost::system::error_code& ec, std::span<redisReply* const> replies);
   void retry_soon();

@@ -77,21 +77,19 @@ void ReportService::run() {
 }
 
 ReportAnswer ReportService::answer(const ReportQuery& q) {
-  const config::ShopConfig* shop = nullptr;
-  for (const auto& s : config_.shops)
-    if (s.id == q.shop) shop = &s;
+  const config::ShopConfig* shop = config_.find_shop(q.shop);
   if (!shop) return {404, "text/plain; charset=utf-8", "unknown shop\n"};
+  const date::time_zone& zone = *date::locate_zone(shop->timezone);
   std::vector<ConversationRecord> records;
   std::vector<reports::Order> orders;
   std::vector<reports::Rating> ratings;
   std::vector<std::string> agents;
   std::string error;
-  if (!read(q, records, orders, ratings, agents, error)) {
+  if (!read(q, zone, records, orders, ratings, agents, error)) {
     connected_ = false;  // a new connection next time
     std::cerr << "chatdesk-gateway: reports: cannot read shop " << q.shop << ": " << error << "\n";
     return {503, "text/plain; charset=utf-8", "reports: redis unavailable\n"};
   }
-  const date::time_zone& zone = *date::locate_zone(shop->timezone);
   reports::Limits limits;
   limits.reply_wait_limit = shop->sla.reply_wait_limit;
   const auto quiet = q.marketplace ? config_.reports.exclude_hours : std::nullopt;
@@ -106,17 +104,15 @@ ReportAnswer ReportService::answer(const ReportQuery& q) {
   return {200, "application/json", reports::report_json(header, report, ranking)};
 }
 
-bool ReportService::read(const ReportQuery& q, std::vector<ConversationRecord>& records,
+bool ReportService::read(const ReportQuery& q, const date::time_zone& zone,
+                         std::vector<ConversationRecord>& records,
                          std::vector<reports::Order>& orders, std::vector<reports::Rating>& ratings,
                          std::vector<std::string>& agents, std::string& error) {
   if (!connected_) {
     if (!redis_.open(config_, endpoint_, std::chrono::steady_clock::now(), error)) return false;
     connected_ = true;
   }
-  const config::ShopConfig* shop = nullptr;
-  for (const auto& s : config_.shops)
-    if (s.id == q.shop) shop = &s;
-  const auto [from, to] = reports::utc_bounds(q.first, q.last, *date::locate_zone(shop->timezone));
+  const auto [from, to] = reports::utc_bounds(q.first, q.last, zone);
 
   // Every entry of `key` from `first` to `last` (ms), page by page.
   const auto scan = [&](const std::string& key, TimePoint first, TimePoint last, auto&& each) {

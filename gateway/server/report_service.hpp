@@ -56,9 +56,10 @@ class ReportService {
   };
   void run();
   ReportAnswer answer(const ReportQuery& query);
-  bool read(const ReportQuery& query, std::vector<ConversationRecord>& records,
-            std::vector<reports::Order>& orders, std::vector<reports::Rating>& ratings,
-            std::vector<std::string>& agents, std::string& error);
+  bool read(const ReportQuery& query, const date::time_zone& zone,
+            std::vector<ConversationRecord>& records, std::vector<reports::Order>& orders,
+            std::vector<reports::Rating>& ratings, std::vector<std::string>& agents,
+            std::string& error);
 
   boost::asio::io_context& ioc_;
   const config::Config& config_;
